@@ -1,0 +1,164 @@
+//! The subcommands.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use secret_rotor::store::{AwsSecretStore, SecretStore};
+use secret_rotor::{
+    Error, Outcome, Result, RotationConfig, RotationEvent, Rotator, SecretDescription, SecretId,
+    Stage, Step, StepReport, Target, VersionId,
+};
+use secret_rotor_postgres::PostgresTarget;
+
+use crate::targets::TargetKind;
+
+/// Exit code of `status` when a rotation is in progress.
+const EXIT_IN_PROGRESS: u8 = 3;
+
+fn rotator<T: Target>(
+    target: Result<T>,
+    store: AwsSecretStore,
+) -> Result<Rotator<T, AwsSecretStore>> {
+    let target = target?;
+    let config = RotationConfig::from_env(&target)?;
+    Rotator::new(target, store, config)
+}
+
+pub(crate) async fn rotate(
+    store: AwsSecretStore,
+    secret_id: &str,
+    target: Option<&str>,
+) -> Result<ExitCode> {
+    let secret_id = SecretId::new(secret_id)?;
+    match TargetKind::resolve(target, &store, &secret_id).await? {
+        TargetKind::Postgres => {
+            rotate_with(rotator(PostgresTarget::from_env(), store)?, &secret_id).await
+        }
+    }
+}
+
+pub(crate) async fn step(
+    store: AwsSecretStore,
+    path: &Path,
+    target: Option<&str>,
+) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::config(format!("cannot read {}: {e}", path.display())))?;
+    let payload: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Error::InvalidEvent {
+            reason: format!("{} is not JSON: {e}", path.display()),
+        })?;
+    let event = RotationEvent::from_json(&payload)?;
+    let report = match TargetKind::resolve(target, &store, &event.secret_id).await? {
+        TargetKind::Postgres => {
+            rotator(PostgresTarget::from_env(), store)?
+                .handle(&event)
+                .await?
+        }
+    };
+    print_report(&report);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn status(store: AwsSecretStore, secret_id: &str) -> Result<ExitCode> {
+    let secret_id = SecretId::new(secret_id)?;
+    let description = store.describe(&secret_id).await?;
+    println!("secret:   {}", description.arn);
+    println!(
+        "rotation: {}",
+        match description.rotation_enabled {
+            Some(true) => "enabled",
+            Some(false) => "disabled",
+            None => "not configured",
+        }
+    );
+    print_versions(&description);
+    match description.rotation_in_progress() {
+        Some(pending) => {
+            println!(
+                "STUCK:    version {pending} holds AWSPENDING but is not AWSCURRENT: a rotation is in \
+                 progress or failed, and the next RotateSecret will fail until it completes.\n          \
+                 Resume it with: secret-rotor rotate --secret-id {secret_id}"
+            );
+            Ok(ExitCode::from(EXIT_IN_PROGRESS))
+        }
+        None => {
+            println!("state:    ready (no rotation in progress)");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn rotate_with<T: Target>(
+    rotator: Rotator<T, AwsSecretStore>,
+    secret_id: &SecretId,
+) -> Result<ExitCode> {
+    let started = Instant::now();
+    let fresh = VersionId::new(uuid::Uuid::new_v4().to_string())?;
+    let (token, report) = rotator.begin(secret_id, &fresh).await?;
+    if token != fresh {
+        println!("resuming the rotation in progress: {token}");
+    } else {
+        println!("rotation {token}");
+    }
+    print_report(&report);
+    let mut password_changed_at = None;
+    for step in [Step::SetSecret, Step::TestSecret, Step::FinishSecret] {
+        let report = rotator
+            .handle(&RotationEvent::new(step, secret_id.clone(), token.clone()))
+            .await?;
+        print_report(&report);
+        if matches!(report.outcome, Outcome::PasswordSet { .. }) {
+            password_changed_at = Some(Instant::now());
+        }
+    }
+    if let Some(at) = password_changed_at {
+        println!(
+            "password window: {} ms between the password change and AWSCURRENT moving to it",
+            at.elapsed().as_millis()
+        );
+    }
+    println!("done in {} ms", started.elapsed().as_millis());
+    print_versions(&rotator.store().describe(secret_id).await?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(report: &StepReport) {
+    let detail = match &report.outcome {
+        Outcome::AlreadyCurrent {
+            labels_cleaned: true,
+        } => "already AWSCURRENT (leftover AWSPENDING removed)".to_owned(),
+        Outcome::AlreadyCurrent { .. } => "already AWSCURRENT: nothing to do".to_owned(),
+        Outcome::PendingExists => "pending version already has a value".to_owned(),
+        Outcome::PendingCreated { username } => format!("new pending credential for {username:?}"),
+        Outcome::AlreadyLive => "pending credential already works".to_owned(),
+        Outcome::PasswordSet { using } => format!("password changed (logged in with {using})"),
+        Outcome::Tested => "pending credential logs in".to_owned(),
+        Outcome::Promoted { previous_version } => {
+            format!("AWSCURRENT moved here from {previous_version}")
+        }
+        other => format!("{other:?}"),
+    };
+    println!(
+        "  {:<13} {:<48} {:>5} ms",
+        report.step.as_str(),
+        detail,
+        report.elapsed_ms
+    );
+}
+
+fn print_versions(description: &SecretDescription) {
+    println!("versions:");
+    let mut versions: Vec<_> = description.versions.iter().collect();
+    versions.sort_by_key(|(_, stages)| {
+        [Stage::Current, Stage::Pending, Stage::Previous]
+            .iter()
+            .position(|s| stages.contains(s))
+            .unwrap_or(3)
+    });
+    for (id, stages) in versions {
+        let labels: Vec<&str> = stages.iter().map(Stage::as_str).collect();
+        println!("  {id}  {}", labels.join(", "));
+    }
+}

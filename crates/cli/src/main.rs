@@ -1,0 +1,85 @@
+//! `secret-rotor`: run a whole rotation locally, run one step from an event file, or see
+//! where a secret's rotation stands — against AWS or a local emulator.
+//!
+//! The steps run the same code as the Lambda functions ([`secret_rotor::Rotator`]);
+//! configuration comes from the same environment variables.
+
+mod commands;
+mod targets;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Rotate AWS Secrets Manager secrets with secret-rotor.
+#[derive(Debug, Parser)]
+#[command(name = "secret-rotor", version, about)]
+struct Cli {
+    /// Secrets Manager endpoint (e.g. http://127.0.0.1:5000 for a local emulator).
+    /// Defaults to SECRETS_MANAGER_ENDPOINT, AWS_ENDPOINT_URL_SECRETS_MANAGER or AWS's.
+    #[arg(long, global = true, value_name = "URL")]
+    endpoint_url: Option<String>,
+
+    /// AWS region (defaults to the usual AWS configuration chain).
+    #[arg(long, global = true)]
+    region: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run all four steps of a rotation now, as Secrets Manager would, staging the
+    /// pending version itself; resumes a rotation that is in progress.
+    Rotate {
+        /// The secret's ARN or name.
+        #[arg(long)]
+        secret_id: String,
+        /// The target: postgres. Default: from the secret's "engine".
+        #[arg(long)]
+        target: Option<String>,
+    },
+    /// Run one step from a rotation event file (the Lambda's payload).
+    Step {
+        /// A JSON event: {"Step", "SecretId", "ClientRequestToken"[, "RotationToken"]}.
+        #[arg(long, value_name = "FILE")]
+        event: PathBuf,
+        /// The target: postgres. Default: from the secret's "engine".
+        #[arg(long)]
+        target: Option<String>,
+    },
+    /// Show the secret's versions and labels, and whether a rotation is stuck.
+    /// Exits with 3 when a rotation is in progress (AWSPENDING not on AWSCURRENT).
+    Status {
+        /// The secret's ARN or name.
+        #[arg(long)]
+        secret_id: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    secret_rotor::logging::init(secret_rotor::logging::LogFormat::Text);
+    let cli = Cli::parse();
+    let store = secret_rotor::store::AwsSecretStore::from_env(
+        cli.endpoint_url.as_deref(),
+        cli.region.as_deref(),
+    )
+    .await;
+    let result = match cli.command {
+        Command::Rotate { secret_id, target } => {
+            commands::rotate(store, &secret_id, target.as_deref()).await
+        }
+        Command::Step { event, target } => commands::step(store, &event, target.as_deref()).await,
+        Command::Status { secret_id } => commands::status(store, &secret_id).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error [{}]: {e}", e.code());
+            ExitCode::FAILURE
+        }
+    }
+}

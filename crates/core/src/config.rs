@@ -1,0 +1,68 @@
+//! What the function is configured to do, read once from the environment.
+
+use crate::error::{Error, Result};
+use crate::password::PasswordPolicy;
+use crate::target::{Strategy, Target};
+
+/// The environment variable that picks the [`Strategy`] (`single-user` by default).
+pub const ROTATION_STRATEGY: &str = "ROTATION_STRATEGY";
+
+/// The rotation function's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationConfig {
+    /// Single user or alternating users.
+    pub strategy: Strategy,
+    /// How new passwords are generated.
+    pub password: PasswordPolicy,
+}
+
+impl RotationConfig {
+    /// Reads the configuration from the process environment.
+    pub fn from_env<T: Target>(target: &T) -> Result<Self> {
+        RotationConfig::from_lookup(|k| std::env::var(k).ok(), target)
+    }
+
+    /// Reads the configuration through `lookup` and checks it against what `target` can
+    /// do, so that an impossible configuration fails before anything changes.
+    pub fn from_lookup<T: Target>(
+        lookup: impl Fn(&str) -> Option<String>,
+        target: &T,
+    ) -> Result<Self> {
+        let strategy = match lookup(ROTATION_STRATEGY) {
+            Some(s) if !s.trim().is_empty() => s.parse()?,
+            _ => Strategy::SingleUser,
+        };
+        let config = RotationConfig {
+            strategy,
+            password: PasswordPolicy::from_lookup(lookup, target.default_exclude_characters())?,
+        };
+        config.check(target)?;
+        Ok(config)
+    }
+
+    /// The default configuration for `target`: single user, AWS's password defaults.
+    pub fn defaults<T: Target>(target: &T) -> Self {
+        RotationConfig {
+            strategy: Strategy::SingleUser,
+            password: PasswordPolicy::with_excluded(target.default_exclude_characters()),
+        }
+    }
+
+    /// Refuses a strategy the target does not declare, and impossible password options.
+    pub fn check<T: Target>(&self, target: &T) -> Result<()> {
+        let capabilities = target.capabilities();
+        if !capabilities.supports(self.strategy) {
+            return Err(Error::UnsupportedStrategy {
+                target: target.name(),
+                strategy: self.strategy.to_string(),
+                supported: capabilities
+                    .strategies()
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        self.password.validate()
+    }
+}

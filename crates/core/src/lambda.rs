@@ -1,0 +1,59 @@
+//! The Lambda entry point: a target's `main` is a few lines.
+//!
+//! ```no_run
+//! use secret_rotor::{Result, Target};
+//!
+//! async fn serve<T: Target + 'static>(target: Result<T>) -> Result<(), secret_rotor::lambda::LambdaError> {
+//!     secret_rotor::lambda::run(target).await
+//! }
+//! ```
+
+use std::sync::Arc;
+
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::Value;
+use tracing::error;
+
+use crate::config::RotationConfig;
+use crate::error::Result;
+use crate::logging::{self, LogFormat};
+use crate::rotator::Rotator;
+use crate::store::AwsSecretStore;
+use crate::target::Target;
+
+/// The error `main` returns when the runtime itself fails.
+pub use lambda_runtime::Error as LambdaError;
+
+/// Runs the rotation function for `target` until the Lambda runtime stops it.
+///
+/// Sets up JSON logging, builds the Secrets Manager client once (honouring
+/// `SECRETS_MANAGER_ENDPOINT` and the SDK's endpoint variables), reads the configuration
+/// from the environment and serves invocations. A target or configuration that failed to
+/// build does not crash the function: every invocation then fails with that error's code
+/// (e.g. `ConfigError`) and a message naming the variable, and nothing is changed.
+pub async fn run<T: Target + 'static>(target: Result<T>) -> Result<(), LambdaError> {
+    logging::init(LogFormat::from_lambda_env());
+    let store = AwsSecretStore::from_env(None, None).await;
+    let rotator = target
+        .and_then(|target| {
+            let config = RotationConfig::from_env(&target)?;
+            Rotator::new(target, store, config)
+        })
+        .map_err(|e| {
+            error!(code = e.code(), error = %e, "the rotation function is misconfigured");
+            Diagnostic {
+                error_type: e.code().to_owned(),
+                error_message: e.to_string(),
+            }
+        });
+    let rotator = Arc::new(rotator);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let rotator = Arc::clone(&rotator);
+        async move {
+            let rotator = rotator.as_ref().as_ref().map_err(Clone::clone)?;
+            let report = rotator.handle_json(&event.payload).await?;
+            Ok::<Value, Diagnostic>(serde_json::to_value(report).unwrap_or(Value::Null))
+        }
+    }))
+    .await
+}

@@ -1,0 +1,55 @@
+//! What a step did: returned to the caller (the Lambda response) and logged.
+
+use serde::Serialize;
+
+use crate::event::{SecretId, Step, VersionId};
+use crate::stage::Stage;
+
+/// The branch a step took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The token's version is already `AWSCURRENT`: nothing to do (a late retry).
+    AlreadyCurrent {
+        /// finishSecret detached a leftover `AWSPENDING` from the current version.
+        labels_cleaned: bool,
+    },
+    /// createSecret: the pending version already had a value (a retry).
+    PendingExists,
+    /// createSecret: a new pending value was generated and stored.
+    PendingCreated {
+        /// The user name in the pending value.
+        username: String,
+    },
+    /// setSecret: the pending credential already logs in (a retry after the change).
+    AlreadyLive,
+    /// setSecret: the password was changed, logged in with the credential of `using`.
+    PasswordSet {
+        /// `AWSCURRENT` normally; `AWSPREVIOUS` when the current one no longer worked.
+        using: Stage,
+    },
+    /// testSecret: the pending credential works.
+    Tested,
+    /// finishSecret: `AWSCURRENT` moved to the pending version.
+    Promoted {
+        /// The version that was `AWSCURRENT` (now `AWSPREVIOUS`).
+        previous_version: VersionId,
+    },
+}
+
+/// The result of one step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepReport {
+    /// The step.
+    pub step: Step,
+    /// The secret.
+    pub secret_id: SecretId,
+    /// The invocation's token.
+    pub token: VersionId,
+    /// What happened.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// How long the step took.
+    pub elapsed_ms: u64,
+}

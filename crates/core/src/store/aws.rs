@@ -1,0 +1,185 @@
+//! [`SecretStore`] over aws-sdk-secretsmanager.
+
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use secrecy::ExposeSecret;
+
+use super::{SecretStore, Selector};
+use crate::error::{Error, Result};
+use crate::event::{RotationToken, SecretId, VersionId};
+use crate::secret::SecretValue;
+use crate::stage::{SecretDescription, Stage};
+
+/// The environment variable AWS's rotation templates use for a custom endpoint.
+pub const SECRETS_MANAGER_ENDPOINT: &str = "SECRETS_MANAGER_ENDPOINT";
+
+/// The real Secrets Manager (or anything that speaks its API, such as moto).
+#[derive(Debug, Clone)]
+pub struct AwsSecretStore {
+    client: Client,
+}
+
+impl AwsSecretStore {
+    /// Wraps a client you built.
+    pub fn new(client: Client) -> Self {
+        AwsSecretStore { client }
+    }
+
+    /// Builds a client from the standard AWS configuration chain (region, credentials,
+    /// `AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_ENDPOINT_URL`), with `endpoint_url` or else
+    /// `SECRETS_MANAGER_ENDPOINT` (AWS's templates' variable) taking precedence, and
+    /// `region` overriding the chain's region.
+    pub async fn from_env(endpoint_url: Option<&str>, region: Option<&str>) -> Self {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(region) = region {
+            loader = loader.region(aws_config::Region::new(region.to_owned()));
+        }
+        let shared = loader.load().await;
+        let mut config = aws_sdk_secretsmanager::config::Builder::from(&shared);
+        let from_env = std::env::var(SECRETS_MANAGER_ENDPOINT)
+            .ok()
+            .filter(|v| !v.trim().is_empty());
+        if let Some(url) = endpoint_url.map(str::to_owned).or(from_env) {
+            config = config.endpoint_url(url);
+        }
+        AwsSecretStore::new(Client::from_conf(config.build()))
+    }
+
+    /// The underlying client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+fn sm_error<E, R>(operation: &'static str, err: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let service_code = err.code().map(str::to_owned);
+    let retryable = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(_) => matches!(
+            service_code.as_deref(),
+            Some(
+                "ThrottlingException"
+                    | "InternalServiceError"
+                    | "InternalFailure"
+                    | "ServiceUnavailable"
+            )
+        ),
+        _ => false,
+    };
+    Error::SecretsManager {
+        operation,
+        message: DisplayErrorContext(&err).to_string(),
+        service_code,
+        retryable,
+    }
+}
+
+impl SecretStore for AwsSecretStore {
+    async fn describe(&self, secret_id: &SecretId) -> Result<SecretDescription> {
+        let out = self
+            .client
+            .describe_secret()
+            .secret_id(secret_id.as_str())
+            .send()
+            .await
+            .map_err(|e| sm_error("DescribeSecret", e))?;
+        let mut versions = std::collections::BTreeMap::new();
+        for (id, stages) in out.version_ids_to_stages.unwrap_or_default() {
+            if stages.is_empty() {
+                continue; // unlabelled versions are deprecated: the service omits them
+            }
+            let id = VersionId::new(id).map_err(|_| Error::SecretsManager {
+                operation: "DescribeSecret",
+                service_code: None,
+                message: "the service returned an invalid version id".into(),
+                retryable: false,
+            })?;
+            versions.insert(id, stages.iter().map(|s| Stage::parse(s)).collect());
+        }
+        Ok(SecretDescription {
+            arn: out.arn.unwrap_or_default(),
+            name: out.name.unwrap_or_default(),
+            rotation_enabled: out.rotation_enabled,
+            versions,
+        })
+    }
+
+    async fn get_value(
+        &self,
+        secret_id: &SecretId,
+        selector: &Selector,
+    ) -> Result<Option<SecretValue>> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(secret_id.as_str())
+            .set_version_id(selector.version_id.as_ref().map(|v| v.as_str().to_owned()))
+            .set_version_stage(selector.stage.as_ref().map(|s| s.as_str().to_owned()))
+            .send()
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_resource_not_found_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(sm_error("GetSecretValue", e)),
+        };
+        match out.secret_string {
+            Some(s) => SecretValue::parse(&s, &selector.describe()).map(Some),
+            None if out.secret_binary.is_some() => Err(Error::invalid_secret(
+                selector.describe(),
+                "binary secrets are not supported: the value must be a JSON SecretString",
+            )),
+            None => Ok(None),
+        }
+    }
+
+    async fn put_pending(
+        &self,
+        secret_id: &SecretId,
+        token: &VersionId,
+        value: &SecretValue,
+        rotation_token: Option<&RotationToken>,
+    ) -> Result<()> {
+        let secret_string = value.to_secret_string()?;
+        self.client
+            .put_secret_value()
+            .secret_id(secret_id.as_str())
+            .client_request_token(token.as_str())
+            .secret_string(secret_string.expose_secret())
+            .version_stages(Stage::Pending.as_str())
+            .set_rotation_token(rotation_token.map(|t| t.expose().to_owned()))
+            .send()
+            .await
+            .map_err(|e| sm_error("PutSecretValue", e))?;
+        Ok(())
+    }
+
+    async fn update_stage(
+        &self,
+        secret_id: &SecretId,
+        stage: Stage,
+        move_to: Option<&VersionId>,
+        remove_from: Option<&VersionId>,
+    ) -> Result<()> {
+        self.client
+            .update_secret_version_stage()
+            .secret_id(secret_id.as_str())
+            .version_stage(stage.as_str())
+            .set_move_to_version_id(move_to.map(|v| v.as_str().to_owned()))
+            .set_remove_from_version_id(remove_from.map(|v| v.as_str().to_owned()))
+            .send()
+            .await
+            .map_err(|e| sm_error("UpdateSecretVersionStage", e))?;
+        Ok(())
+    }
+}

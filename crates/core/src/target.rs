@@ -1,0 +1,200 @@
+//! The one trait a target implements, and what it declares about itself.
+
+use std::fmt;
+use std::future::Future;
+
+use crate::error::{Error, Result};
+use crate::secret::SecretValue;
+
+/// How credentials are rotated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Strategy {
+    /// One user whose password changes; there is a short window during which the old
+    /// password no longer works and the new one is not yet `AWSCURRENT`.
+    SingleUser,
+    /// Two users (`<user>` and `<user>_clone`) take turns: the one not in use gets the new
+    /// password, so the previous credentials keep working. Needs a master secret.
+    AlternatingUsers,
+}
+
+impl Strategy {
+    /// Every strategy.
+    pub const ALL: [Strategy; 2] = [Strategy::SingleUser, Strategy::AlternatingUsers];
+
+    /// The configuration spelling: `single-user`, `alternating-users`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::SingleUser => "single-user",
+            Strategy::AlternatingUsers => "alternating-users",
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Strategy {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Strategy::ALL
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                Error::config(format!(
+                    "unknown rotation strategy {s:?} (expected single-user or alternating-users)"
+                ))
+            })
+    }
+}
+
+/// What a target can do, declared up front so the core refuses configurations it cannot
+/// serve before anything changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    strategies: &'static [Strategy],
+}
+
+impl Capabilities {
+    /// A target that supports these strategies.
+    pub const fn new(strategies: &'static [Strategy]) -> Self {
+        Capabilities { strategies }
+    }
+
+    /// Whether `strategy` is supported.
+    pub fn supports(&self, strategy: Strategy) -> bool {
+        self.strategies.contains(&strategy)
+    }
+
+    /// The supported strategies.
+    pub fn strategies(&self) -> &'static [Strategy] {
+        self.strategies
+    }
+}
+
+/// The answer of a target to a login attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    /// The credential works.
+    Accepted,
+    /// The server was reached and refused the credential (wrong password, no such user).
+    /// Network and TLS failures are errors, not refusals.
+    Refused {
+        /// The server's reason, for logs (never a password).
+        reason: String,
+    },
+}
+
+impl Login {
+    /// Whether the credential works.
+    pub fn is_accepted(&self) -> bool {
+        matches!(self, Login::Accepted)
+    }
+}
+
+/// A credential parsed from a secret value: who logs in, where, and with what password.
+pub trait Credential: Send + Sync {
+    /// The user name.
+    fn username(&self) -> &str;
+    /// Where the credential logs in, normalised so that two credentials for the same
+    /// server compare equal (e.g. `db.example.com:5432`). Used by the guard that refuses
+    /// to apply a pending credential meant for another server.
+    fn server(&self) -> String;
+}
+
+/// A system whose credentials secret-rotor rotates (a database, an API, ...).
+///
+/// The core owns the rotation protocol: labels, tokens, preconditions, idempotence, which
+/// credential to try and when. A target only parses credentials and talks to its system.
+/// Methods return `impl Future + Send` so that the handler can run on a multi-threaded
+/// runtime; write them as `async fn` in the `impl`.
+///
+/// A minimal target (a fixed in-memory "server") looks like this:
+///
+/// ```
+/// use std::sync::Mutex;
+/// use secrecy::{ExposeSecret, SecretString};
+/// use secret_rotor::{Capabilities, Credential, Login, Result, SecretValue, Strategy, Target};
+///
+/// struct Cred { user: String, password: SecretString }
+/// impl Credential for Cred {
+///     fn username(&self) -> &str { &self.user }
+///     fn server(&self) -> String { "memory".into() }
+/// }
+///
+/// struct Memory { password: Mutex<String> }
+/// impl Target for Memory {
+///     type Credential = Cred;
+///     fn name(&self) -> &'static str { "memory" }
+///     fn capabilities(&self) -> Capabilities { Capabilities::new(&[Strategy::SingleUser]) }
+///     fn parse_credential(&self, secret: &SecretValue, version: &str) -> Result<Cred> {
+///         let user = secret.username().ok_or_else(|| secret_rotor::Error::invalid_secret(version, "no username"))?;
+///         let password = secret.password().ok_or_else(|| secret_rotor::Error::invalid_secret(version, "no password"))?;
+///         Ok(Cred { user: user.into(), password: password.clone() })
+///     }
+///     async fn try_login(&self, c: &Cred) -> Result<Login> {
+///         Ok(if *self.password.lock().unwrap() == c.password.expose_secret() { Login::Accepted }
+///            else { Login::Refused { reason: "bad password".into() } })
+///     }
+///     async fn set_password(&self, login_as: &Cred, pending: &Cred) -> Result<Login> {
+///         let login = self.try_login(login_as).await?;
+///         if login.is_accepted() {
+///             *self.password.lock().unwrap() = pending.password.expose_secret().to_owned();
+///         }
+///         Ok(login)
+///     }
+///     async fn verify(&self, pending: &Cred) -> Result<Login> { self.try_login(pending).await }
+/// }
+/// ```
+pub trait Target: Send + Sync {
+    /// The parsed form of a secret value.
+    type Credential: Credential;
+
+    /// A short name for logs and errors (`postgres`).
+    fn name(&self) -> &'static str;
+
+    /// What this target supports.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Characters left out of generated passwords unless `EXCLUDE_CHARACTERS` is set
+    /// (AWS's per-engine defaults).
+    fn default_exclude_characters(&self) -> &'static str {
+        ""
+    }
+
+    /// Parses and validates a secret value (required keys, engine, ports...). `version`
+    /// names it in errors (e.g. `AWSCURRENT`). Errors must not quote the password.
+    fn parse_credential(&self, secret: &SecretValue, version: &str) -> Result<Self::Credential>;
+
+    /// Tries to log in with `credential`: `Refused` when the server says no, an error when
+    /// it cannot be asked (unreachable, TLS failure).
+    fn try_login(
+        &self,
+        credential: &Self::Credential,
+    ) -> impl Future<Output = Result<Login>> + Send;
+
+    /// Logs in as `login_as` and sets the password of `pending`'s user to `pending`'s
+    /// password. `Refused` (and no change) when `login_as` cannot log in.
+    fn set_password(
+        &self,
+        login_as: &Self::Credential,
+        pending: &Self::Credential,
+    ) -> impl Future<Output = Result<Login>> + Send;
+
+    /// testSecret: logs in with `pending` and proves it can work (at least a trivial
+    /// query). `Refused` when the login is refused.
+    fn verify(&self, pending: &Self::Credential) -> impl Future<Output = Result<Login>> + Send;
+
+    /// The other user of an alternating pair: `<user>_clone` for `<user>` and back.
+    /// Targets with a user-name length limit override this to refuse names that would not fit.
+    fn alternate_username(&self, username: &str) -> Result<String> {
+        Ok(match username.strip_suffix("_clone") {
+            Some(original) => original.to_owned(),
+            None => format!("{username}_clone"),
+        })
+    }
+}

@@ -1,0 +1,76 @@
+//! The PostgreSQL fixture shared by this crate's integration tests.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use postgres_protocol::escape::{escape_identifier, escape_literal};
+use secret_rotor_postgres::{PostgresConfig, PostgresTarget};
+use secret_rotor_testkit::conformance::Fixture;
+use secret_rotor_testkit::pg::PgCluster;
+use serde_json::{Value, json};
+
+/// A private cluster that enforces passwords and serves TLS with a test CA.
+pub(crate) struct PgFixture {
+    pub(crate) cluster: &'static PgCluster,
+}
+
+pub(crate) fn fixture() -> PgFixture {
+    PgFixture {
+        cluster: PgCluster::shared(),
+    }
+}
+
+impl PgFixture {
+    pub(crate) fn config(&self) -> PostgresConfig {
+        PostgresConfig {
+            ca_bundle: Some(self.cluster.ca_pem_path().to_owned()),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Fixture for PgFixture {
+    type Target = PostgresTarget;
+
+    fn target(&self) -> PostgresTarget {
+        PostgresTarget::new(self.config()).expect("target")
+    }
+
+    fn secret_for(&self, username: &str, password: &str) -> Value {
+        json!({
+            "engine": "postgres",
+            "host": self.cluster.host(),
+            "port": self.cluster.port(),
+            "username": username,
+            "password": password,
+            "dbname": "postgres",
+        })
+    }
+
+    async fn create_account(&self, username: &str, password: &str) {
+        self.cluster.create_login_role(username, password).await;
+    }
+
+    async fn reset_password(&self, username: &str, password: &str) {
+        let verifier = postgres_protocol::password::scram_sha_256(password.as_bytes());
+        self.cluster
+            .admin()
+            .await
+            .batch_execute(&format!(
+                "ALTER ROLE {} PASSWORD {}",
+                escape_identifier(username),
+                escape_literal(&verifier)
+            ))
+            .await
+            .expect("reset password");
+    }
+
+    async fn can_login(&self, username: &str, password: &str) -> bool {
+        self.cluster.can_login(username, password).await
+    }
+
+    fn server_log(&self) -> Option<String> {
+        Some(self.cluster.server_log())
+    }
+}

@@ -1,0 +1,232 @@
+//! Fault injection: make a rotation fail right before, or "crash" right after, any one of
+//! its external calls (Secrets Manager or target), then check that the service's retry
+//! converges.
+//!
+//! [`FaultyStore`] and [`FaultyTarget`] wrap a real store and a real target and share one
+//! [`FaultPlan`], which numbers every external call of the rotation in order. A
+//! `CrashAfter(n)` plan lets call `n` happen (its effect is real) and then fails the step,
+//! exactly like a process that dies before it can use the answer.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use secret_rotor::store::{SecretStore, Selector};
+use secret_rotor::{
+    Capabilities, Error, Login, Result, RotationToken, SecretDescription, SecretId, SecretValue,
+    Stage, Target, VersionId,
+};
+
+/// Which call to break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Call `n` (1-based) takes effect, then the step fails (a crash after the call).
+    CrashAfter(usize),
+    /// Call `n` fails without taking effect (e.g. a network error).
+    FailBefore(usize),
+}
+
+#[derive(Debug, Default)]
+struct PlanState {
+    calls: Vec<String>,
+    fault: Option<Fault>,
+    fired: bool,
+}
+
+/// Numbers external calls and injects at most one fault. Clones share the same plan.
+#[derive(Debug, Clone, Default)]
+pub struct FaultPlan {
+    state: Arc<Mutex<PlanState>>,
+}
+
+impl FaultPlan {
+    /// A plan that only counts.
+    pub fn counting() -> Self {
+        FaultPlan::default()
+    }
+
+    /// A plan that injects `fault`.
+    pub fn with(fault: Fault) -> Self {
+        let plan = FaultPlan::default();
+        plan.lock().fault = Some(fault);
+        plan
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PlanState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The calls made so far, in order (`DescribeSecret`, `target.try_login`, ...).
+    pub fn calls(&self) -> Vec<String> {
+        self.lock().calls.clone()
+    }
+
+    /// Whether the fault was injected.
+    pub fn fired(&self) -> bool {
+        self.lock().fired
+    }
+
+    /// Stops injecting (the retry after a crash runs clean) and forgets the calls.
+    pub fn disarm(&self) {
+        let mut state = self.lock();
+        state.fault = None;
+        state.calls.clear();
+    }
+
+    fn injected(name: &str, n: usize, when: &str) -> Error {
+        Error::Target {
+            target: "fault-injection".into(),
+            reason: format!("injected {when} call {n} ({name})"),
+            retryable: true,
+        }
+    }
+
+    /// Runs one external call under the plan.
+    pub async fn call<T>(&self, name: &str, call: impl Future<Output = Result<T>>) -> Result<T> {
+        let n = {
+            let mut state = self.lock();
+            state.calls.push(name.to_owned());
+            let n = state.calls.len();
+            if state.fault == Some(Fault::FailBefore(n)) {
+                state.fired = true;
+                return Err(FaultPlan::injected(name, n, "failure before"));
+            }
+            n
+        };
+        let result = call.await;
+        let mut state = self.lock();
+        if state.fault == Some(Fault::CrashAfter(n)) {
+            state.fired = true;
+            return Err(FaultPlan::injected(name, n, "crash after"));
+        }
+        result
+    }
+}
+
+/// A [`SecretStore`] whose calls go through a [`FaultPlan`].
+#[derive(Debug, Clone)]
+pub struct FaultyStore<S> {
+    inner: S,
+    plan: FaultPlan,
+}
+
+impl<S> FaultyStore<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S, plan: FaultPlan) -> Self {
+        FaultyStore { inner, plan }
+    }
+}
+
+impl<S: SecretStore> SecretStore for FaultyStore<S> {
+    async fn describe(&self, secret_id: &SecretId) -> Result<SecretDescription> {
+        self.plan
+            .call("DescribeSecret", self.inner.describe(secret_id))
+            .await
+    }
+
+    async fn get_value(
+        &self,
+        secret_id: &SecretId,
+        selector: &Selector,
+    ) -> Result<Option<SecretValue>> {
+        let name = format!("GetSecretValue {}", selector.describe());
+        self.plan
+            .call(&name, self.inner.get_value(secret_id, selector))
+            .await
+    }
+
+    async fn put_pending(
+        &self,
+        secret_id: &SecretId,
+        token: &VersionId,
+        value: &SecretValue,
+        rotation_token: Option<&RotationToken>,
+    ) -> Result<()> {
+        self.plan
+            .call(
+                "PutSecretValue",
+                self.inner
+                    .put_pending(secret_id, token, value, rotation_token),
+            )
+            .await
+    }
+
+    async fn update_stage(
+        &self,
+        secret_id: &SecretId,
+        stage: Stage,
+        move_to: Option<&VersionId>,
+        remove_from: Option<&VersionId>,
+    ) -> Result<()> {
+        let name = format!("UpdateSecretVersionStage {stage}");
+        self.plan
+            .call(
+                &name,
+                self.inner
+                    .update_stage(secret_id, stage, move_to, remove_from),
+            )
+            .await
+    }
+}
+
+/// A [`Target`] whose calls to its server go through a [`FaultPlan`]. Parsing is local and
+/// is not counted.
+#[derive(Debug, Clone)]
+pub struct FaultyTarget<T> {
+    inner: T,
+    plan: FaultPlan,
+}
+
+impl<T> FaultyTarget<T> {
+    /// Wraps `inner`.
+    pub fn new(inner: T, plan: FaultPlan) -> Self {
+        FaultyTarget { inner, plan }
+    }
+}
+
+impl<T: Target> Target for FaultyTarget<T> {
+    type Credential = T::Credential;
+
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    fn default_exclude_characters(&self) -> &'static str {
+        self.inner.default_exclude_characters()
+    }
+
+    fn parse_credential(&self, secret: &SecretValue, version: &str) -> Result<Self::Credential> {
+        self.inner.parse_credential(secret, version)
+    }
+
+    async fn try_login(&self, credential: &Self::Credential) -> Result<Login> {
+        self.plan
+            .call("target.try_login", self.inner.try_login(credential))
+            .await
+    }
+
+    async fn set_password(
+        &self,
+        login_as: &Self::Credential,
+        pending: &Self::Credential,
+    ) -> Result<Login> {
+        self.plan
+            .call(
+                "target.set_password",
+                self.inner.set_password(login_as, pending),
+            )
+            .await
+    }
+
+    async fn verify(&self, pending: &Self::Credential) -> Result<Login> {
+        self.plan
+            .call("target.verify", self.inner.verify(pending))
+            .await
+    }
+
+    fn alternate_username(&self, username: &str) -> Result<String> {
+        self.inner.alternate_username(username)
+    }
+}

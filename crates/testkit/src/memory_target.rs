@@ -1,0 +1,164 @@
+//! A reference [`Target`] kept in memory: a user table on a pretend server.
+//!
+//! It is the model of what a target must do, and lets the core's state machine and the
+//! fault-injection machinery be tested without a database. Real targets run the same
+//! suites against their real servers.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use secrecy::{ExposeSecret, SecretString};
+use secret_rotor::{Capabilities, Credential, Error, Login, Result, SecretValue, Strategy, Target};
+
+/// A credential of the [`MemoryTarget`].
+#[derive(Debug, Clone)]
+pub struct MemoryCredential {
+    username: String,
+    server: String,
+    password: SecretString,
+}
+
+impl MemoryCredential {
+    /// The password.
+    pub fn password(&self) -> &SecretString {
+        &self.password
+    }
+}
+
+impl Credential for MemoryCredential {
+    fn username(&self) -> &str {
+        &self.username
+    }
+
+    fn server(&self) -> String {
+        self.server.clone()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Server {
+    users: BTreeMap<String, String>,
+    reachable: bool,
+}
+
+/// An in-memory server with users and passwords. Clones share the same server.
+///
+/// Secrets look like `{"host": "memory", "username": "app", "password": "..."}` (`host`
+/// optional, default `memory`).
+#[derive(Debug, Clone)]
+pub struct MemoryTarget {
+    name: &'static str,
+    server: Arc<Mutex<Server>>,
+}
+
+impl Default for MemoryTarget {
+    fn default() -> Self {
+        MemoryTarget::new()
+    }
+}
+
+impl MemoryTarget {
+    /// A reachable server with no users.
+    pub fn new() -> Self {
+        MemoryTarget {
+            name: "memory",
+            server: Arc::new(Mutex::new(Server {
+                users: BTreeMap::new(),
+                reachable: true,
+            })),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Server> {
+        self.server.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Creates or resets a user.
+    pub fn set_user(&self, username: &str, password: &str) {
+        self.lock()
+            .users
+            .insert(username.to_owned(), password.to_owned());
+    }
+
+    /// The password a user has now (tests only).
+    pub fn password_of(&self, username: &str) -> Option<String> {
+        self.lock().users.get(username).cloned()
+    }
+
+    /// Makes the server unreachable (every call fails with `TargetUnreachable`) or back.
+    pub fn set_reachable(&self, reachable: bool) {
+        self.lock().reachable = reachable;
+    }
+
+    fn check(&self, credential: &MemoryCredential) -> Result<Login> {
+        let server = self.lock();
+        if !server.reachable {
+            return Err(Error::Unreachable {
+                target: credential.server.clone(),
+                reason: "connection refused".into(),
+            });
+        }
+        Ok(match server.users.get(&credential.username) {
+            Some(p) if p == credential.password.expose_secret() => Login::Accepted,
+            Some(_) => Login::Refused {
+                reason: format!(
+                    "password authentication failed for user {:?}",
+                    credential.username
+                ),
+            },
+            None => Login::Refused {
+                reason: format!("role {:?} does not exist", credential.username),
+            },
+        })
+    }
+}
+
+impl Target for MemoryTarget {
+    type Credential = MemoryCredential;
+
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new(&[Strategy::SingleUser])
+    }
+
+    fn parse_credential(&self, secret: &SecretValue, version: &str) -> Result<MemoryCredential> {
+        let username = secret
+            .username()
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| Error::invalid_secret(version, "missing \"username\""))?;
+        let password = secret
+            .password()
+            .ok_or_else(|| Error::invalid_secret(version, "missing \"password\""))?;
+        Ok(MemoryCredential {
+            username: username.to_owned(),
+            server: secret.str("host").unwrap_or("memory").to_owned(),
+            password: password.clone(),
+        })
+    }
+
+    async fn try_login(&self, credential: &MemoryCredential) -> Result<Login> {
+        self.check(credential)
+    }
+
+    async fn set_password(
+        &self,
+        login_as: &MemoryCredential,
+        pending: &MemoryCredential,
+    ) -> Result<Login> {
+        let login = self.check(login_as)?;
+        if login.is_accepted() {
+            self.lock().users.insert(
+                pending.username.clone(),
+                pending.password.expose_secret().to_owned(),
+            );
+        }
+        Ok(login)
+    }
+
+    async fn verify(&self, pending: &MemoryCredential) -> Result<Login> {
+        self.check(pending)
+    }
+}
