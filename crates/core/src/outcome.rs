@@ -38,6 +38,22 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// A short stable name (`pending_created`, `password_set`, ...), as in the Lambda
+    /// response's `outcome` field and the logs.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::AlreadyCurrent { .. } => "already_current",
+            Outcome::PendingExists => "pending_exists",
+            Outcome::PendingCreated { .. } => "pending_created",
+            Outcome::AlreadyLive => "already_live",
+            Outcome::PasswordSet { .. } => "password_set",
+            Outcome::Tested => "tested",
+            Outcome::Promoted { .. } => "promoted",
+        }
+    }
+}
+
 /// The result of one step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StepReport {

@@ -80,7 +80,7 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
                     step = %event.step,
                     secret_id = %event.secret_id,
                     token = %event.client_request_token,
-                    outcome = ?outcome,
+                    outcome = outcome.as_str(),
                     elapsed_ms,
                     "rotation step succeeded"
                 );
@@ -311,13 +311,13 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
                 using: Stage::Current,
             });
         }
-        if let Some(previous) = self.read_previous(secret_id, description, &pending).await? {
-            if let Login::Accepted = self.target.set_password(&previous, &pending).await? {
-                info!(%secret_id, user = pending.username(), "password changed, logged in with AWSPREVIOUS");
-                return Ok(Outcome::PasswordSet {
-                    using: Stage::Previous,
-                });
-            }
+        if let Some(previous) = self.read_previous(secret_id, description, &pending).await?
+            && let Login::Accepted = self.target.set_password(&previous, &pending).await?
+        {
+            info!(%secret_id, user = pending.username(), "password changed, logged in with AWSPREVIOUS");
+            return Ok(Outcome::PasswordSet {
+                using: Stage::Previous,
+            });
         }
         Err(Error::NoWorkingCredential {
             secret_id: secret_id.to_string(),

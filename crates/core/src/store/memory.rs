@@ -316,14 +316,14 @@ impl SecretStore for MemoryStore {
                         format!("Version stage {stage} not found in version {from}"),
                     ));
                 }
-            } else if let (Some(holder), Some(to)) = (&holder, move_to) {
-                if holder != to {
-                    return Err(err(
-                        OP,
-                        "InvalidParameterException",
-                        format!("The parameter RemoveFromVersionId can't be empty. Staging label {stage} is currently attached to version {holder}, so you must explicitly reference that version in RemoveFromVersionId."),
-                    ));
-                }
+            } else if let (Some(holder), Some(to)) = (&holder, move_to)
+                && holder != to
+            {
+                return Err(err(
+                    OP,
+                    "InvalidParameterException",
+                    format!("The parameter RemoveFromVersionId can't be empty. Staging label {stage} is currently attached to version {holder}, so you must explicitly reference that version in RemoveFromVersionId."),
+                ));
             }
             if let Some(from) = remove_from {
                 secret.version_mut(from).expect("checked").stages.retain(|s| *s != stage);

@@ -1,0 +1,217 @@
+//! The real `rotate-postgres` binary, run behind a Lambda Runtime API and driven the way
+//! Secrets Manager drives it, with the sample events of `events/`.
+
+mod support;
+
+use std::path::PathBuf;
+
+use secret_rotor::store::{SecretStore, Selector};
+use secret_rotor::{SecretId, Stage, Step};
+use secret_rotor_testkit::conformance::{Fixture, hostile_password};
+use secret_rotor_testkit::moto::{Moto, unique_name};
+use secret_rotor_testkit::runtime_api::{Invocation, LambdaProcess};
+use serde_json::Value;
+
+fn sample_event(step: Step) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../events/{}.json", step.as_str()));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("sample event")).expect("json")
+}
+
+/// A sample event pointed at a real secret and token.
+fn event_for(step: Step, arn: &str, token: &str) -> Value {
+    let mut event = sample_event(step);
+    event["SecretId"] = arn.into();
+    event["ClientRequestToken"] = token.into();
+    event
+}
+
+fn lambda_env(fx: &support::PgFixture, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env = Moto::shared().env();
+    env.push((
+        "TLS_CA_BUNDLE".into(),
+        fx.cluster.ca_pem_path().display().to_string(),
+    ));
+    env.push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
+    for (k, v) in extra {
+        env.push(((*k).into(), (*v).into()));
+    }
+    env
+}
+
+async fn account(fx: &support::PgFixture) -> (String, String, String) {
+    let user = unique_name("lambda");
+    let password = hostile_password();
+    fx.create_account(&user, &password).await;
+    let arn = Moto::shared()
+        .create_secret(
+            &unique_name("lambda/pg"),
+            &fx.secret_for(&user, &password).to_string(),
+        )
+        .await;
+    (user, password, arn)
+}
+
+#[tokio::test]
+async fn the_binary_rotates_a_secret_as_the_service_drives_it() {
+    let fx = support::fixture();
+    let moto = Moto::shared();
+    let (user, old_password, arn) = account(&fx).await;
+    let lambda = LambdaProcess::spawn(
+        env!("CARGO_BIN_EXE_rotate-postgres").as_ref(),
+        &lambda_env(&fx, &[("RUST_LOG", "trace")]),
+    )
+    .await;
+    let store = moto.store().await;
+    let secret_id = SecretId::new(&arn).unwrap();
+    let first = store
+        .describe(&secret_id)
+        .await
+        .unwrap()
+        .version_with(&Stage::Current)
+        .cloned()
+        .unwrap();
+
+    let token = moto.start_rotation(&arn, None).await.unwrap();
+    moto.reset_calls().await;
+    let mut outcomes = Vec::new();
+    for step in Step::ALL {
+        match lambda.invoke(event_for(step, &arn, &token)).await {
+            Invocation::Ok(report) => outcomes.push(report["outcome"].as_str().unwrap().to_owned()),
+            Invocation::Err {
+                error_type,
+                error_message,
+            } => {
+                panic!("{step}: {error_type}: {error_message}\n{}", lambda.logs())
+            }
+        }
+    }
+    assert_eq!(
+        outcomes,
+        ["pending_created", "password_set", "tested", "promoted"]
+    );
+    let calls = moto.calls(&arn).await;
+    let total: u64 = calls.values().sum();
+    assert!(
+        total < 14,
+        "{total} Secrets Manager calls ({calls:?}); AWS's template makes 14"
+    );
+
+    let d = store.describe(&secret_id).await.unwrap();
+    assert_eq!(
+        d.version_with(&Stage::Current).map(|v| v.as_str()),
+        Some(token.as_str())
+    );
+    assert_eq!(d.version_with(&Stage::Previous), Some(&first));
+    assert_eq!(
+        d.version_with(&Stage::Pending),
+        None,
+        "no AWSPENDING left behind"
+    );
+    let current = store
+        .get_value(&secret_id, &Selector::stage(Stage::Current))
+        .await
+        .unwrap()
+        .unwrap();
+    let new_password = secrecy::ExposeSecret::expose_secret(current.password().unwrap()).to_owned();
+    assert!(
+        fx.can_login(&user, &new_password).await,
+        "the new password logs in"
+    );
+    assert!(
+        !fx.can_login(&user, &old_password).await,
+        "the old password is refused"
+    );
+
+    let logs = lambda.shutdown().await;
+    assert!(
+        !logs.contains(&old_password) && !logs.contains(&new_password),
+        "a password was logged"
+    );
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON log line: {l}")))
+        .collect();
+    let succeeded: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "rotation step succeeded")
+        .collect();
+    assert_eq!(succeeded.len(), 4, "one line per step");
+    assert!(
+        succeeded.iter().all(|l| l["span"]["requestId"].is_string()),
+        "lines carry the requestId: {}",
+        succeeded[0]
+    );
+    assert_eq!(succeeded[1]["outcome"], "password_set");
+}
+
+#[tokio::test]
+async fn the_binary_reports_stable_error_codes_and_changes_nothing() {
+    let fx = support::fixture();
+    let moto = Moto::shared();
+    let (user, password, arn) = account(&fx).await;
+    let token = moto.start_rotation(&arn, None).await.unwrap();
+
+    // A misconfigured function fails every invocation with ConfigError.
+    let lambda = LambdaProcess::spawn(
+        env!("CARGO_BIN_EXE_rotate-postgres").as_ref(),
+        &lambda_env(&fx, &[("PASSWORD_LENGTH", "zero")]),
+    )
+    .await;
+    let out = lambda
+        .invoke(event_for(Step::CreateSecret, &arn, &token))
+        .await;
+    assert_eq!(out.error_type(), Some("ConfigError"));
+    assert!(out.error_message().unwrap().contains("PASSWORD_LENGTH"));
+    lambda.shutdown().await;
+
+    let lambda = LambdaProcess::spawn(
+        env!("CARGO_BIN_EXE_rotate-postgres").as_ref(),
+        &lambda_env(&fx, &[]),
+    )
+    .await;
+    let mut bad = event_for(Step::CreateSecret, &arn, &token);
+    bad["Step"] = "rotateSecret".into();
+    assert_eq!(lambda.invoke(bad).await.error_type(), Some("InvalidEvent"));
+    assert_eq!(
+        lambda
+            .invoke(event_for(Step::SetSecret, &arn, &token))
+            .await
+            .error_type(),
+        Some("MissingValue"),
+        "setSecret before createSecret"
+    );
+    assert_eq!(
+        lambda
+            .invoke(event_for(Step::SetSecret, &arn, "0000-not-a-version"))
+            .await
+            .error_type(),
+        Some("TokenNotAVersion")
+    );
+    // The RotationToken sample (cross-account rotations) runs createSecret.
+    let mut with_token: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../events/createSecret-rotationToken.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    with_token["SecretId"] = arn.clone().into();
+    with_token["ClientRequestToken"] = token.clone().into();
+    assert!(lambda.invoke(with_token).await.is_ok());
+    assert_eq!(
+        lambda
+            .invoke(event_for(Step::FinishSecret, &arn, &token))
+            .await
+            .error_type(),
+        Some("PendingNotLive"),
+        "finishSecret before setSecret"
+    );
+    lambda.shutdown().await;
+    assert!(
+        fx.can_login(&user, &password).await,
+        "nothing changed on the server"
+    );
+}
