@@ -141,7 +141,7 @@ fn print_report(report: &StepReport) {
         other => format!("{other:?}"),
     };
     println!(
-        "  {:<13} {:<48} {:>5} ms",
+        "  {:<13} {:<60} {:>5} ms",
         report.step.as_str(),
         detail,
         report.elapsed_ms

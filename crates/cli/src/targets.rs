@@ -28,13 +28,18 @@ impl TargetKind {
         if let Some(name) = flag {
             return TargetKind::parse(name);
         }
-        let current = store
+        let Some(current) = store
             .get_value(secret_id, &Selector::stage(Stage::Current))
             .await?
-            .ok_or_else(|| Error::MissingValue {
+        else {
+            // The store answers "no value" for a secret that does not exist too: let
+            // DescribeSecret say which (its ResourceNotFoundException is the clear error).
+            store.describe(secret_id).await?;
+            return Err(Error::MissingValue {
                 secret_id: secret_id.to_string(),
                 version: "AWSCURRENT".into(),
-            })?;
+            });
+        };
         match current.str("engine") {
             Some(engine) => TargetKind::parse(engine),
             None => Err(Error::config("the secret has no \"engine\": pass --target")),

@@ -49,6 +49,9 @@ pub fn init(format: LogFormat) {
             .with_span_list(false)
             .with_writer(std::io::stdout)
             .try_init(),
-        LogFormat::Text => builder.with_writer(std::io::stderr).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(std::io::stderr)
+            .try_init(),
     };
 }

@@ -69,3 +69,33 @@ pub struct StepReport {
     /// How long the step took.
     pub elapsed_ms: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_names_match_the_serialized_tag() {
+        let v = VersionId::new("v").unwrap();
+        for outcome in [
+            Outcome::AlreadyCurrent {
+                labels_cleaned: true,
+            },
+            Outcome::PendingExists,
+            Outcome::PendingCreated {
+                username: "u".into(),
+            },
+            Outcome::AlreadyLive,
+            Outcome::PasswordSet {
+                using: Stage::Previous,
+            },
+            Outcome::Tested,
+            Outcome::Promoted {
+                previous_version: v,
+            },
+        ] {
+            let json = serde_json::to_value(&outcome).unwrap();
+            assert_eq!(json["outcome"], outcome.as_str());
+        }
+    }
+}

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use serde_json::Value;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::RotationConfig;
 use crate::error::{Error, Result};
@@ -116,11 +116,9 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
                 info!(%secret_id, %token, "version is already AWSCURRENT: nothing to do");
                 let clean = event.step == Step::FinishSecret && still_pending;
                 if clean {
-                    // Leave no AWSPENDING behind (a crash between the two finishSecret
-                    // calls, or an emulator that keeps it): it would block the next rotation.
-                    self.store
-                        .update_stage(secret_id, Stage::Pending, None, Some(token))
-                        .await?;
+                    // A crash between finishSecret's two calls, or a store that keeps
+                    // AWSPENDING on the promoted version.
+                    self.remove_pending_label(secret_id, token).await?;
                 }
                 Ok(Outcome::AlreadyCurrent {
                     labels_cleaned: clean,
@@ -393,13 +391,35 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         self.store
             .update_stage(secret_id, Stage::Current, Some(token), Some(&current_id))
             .await?;
-        self.store
-            .update_stage(secret_id, Stage::Pending, None, Some(token))
-            .await?;
+        self.remove_pending_label(secret_id, token).await?;
         info!(%secret_id, %token, previous = %current_id, "AWSCURRENT moved to the new version");
         Ok(Outcome::Promoted {
             previous_version: current_id,
         })
+    }
+}
+
+impl<T: Target, S: SecretStore> Rotator<T, S> {
+    /// Detaches `AWSPENDING` from the promoted version, so that no label is left that
+    /// could block or confuse the next rotation. Secrets Manager's documentation says
+    /// moving `AWSCURRENT` already removes it, while users of AWS's templates (#168) and
+    /// moto see it stay: when the service answers that the label is not there, the goal
+    /// is reached.
+    async fn remove_pending_label(&self, secret_id: &SecretId, token: &VersionId) -> Result<()> {
+        match self
+            .store
+            .update_stage(secret_id, Stage::Pending, None, Some(token))
+            .await
+        {
+            Err(Error::SecretsManager {
+                service_code: Some(code),
+                ..
+            }) if code == "InvalidParameterException" || code == "InvalidRequestException" => {
+                debug!(%secret_id, %token, "AWSPENDING was already detached");
+                Ok(())
+            }
+            other => other,
+        }
     }
 }
 

@@ -118,6 +118,16 @@ fn classify(e: &tokio_postgres::Error, server: &str) -> Result<Login> {
     if kind == "error performing TLS handshake" {
         let reason = if text.contains("server does not support TLS") {
             "the server does not offer TLS; set \"ssl\": false in the secret to allow a plain-text connection".to_owned()
+        } else if text.contains("UnknownIssuer") || text.contains("BadSignature") {
+            format!(
+                "the server's certificate is not issued by a trusted CA (TLS_CA_BUNDLE; RDS needs its CA bundle) [{text}]"
+            )
+        } else if text.to_lowercase().contains("not valid for name") {
+            format!(
+                "the server's certificate does not name the host in the secret (verify-full checks it) [{text}]"
+            )
+        } else if text.contains("Expired") || text.contains("NotValidYet") {
+            format!("the server's certificate is outside its validity period [{text}]")
         } else {
             text
         };

@@ -215,3 +215,49 @@ async fn the_binary_reports_stable_error_codes_and_changes_nothing() {
         "nothing changed on the server"
     );
 }
+
+#[tokio::test]
+async fn the_binary_finds_secrets_manager_through_aws_template_and_sdk_variables() {
+    let fx = support::fixture();
+    let moto = Moto::shared();
+    for variable in [
+        "SECRETS_MANAGER_ENDPOINT",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    ] {
+        let (user, _, arn) = account(&fx).await;
+        let env: Vec<(String, String)> = lambda_env(&fx, &[])
+            .into_iter()
+            .map(|(k, v)| {
+                if k == "AWS_ENDPOINT_URL" {
+                    (variable.to_owned(), v)
+                } else {
+                    (k, v)
+                }
+            })
+            .collect();
+        assert!(!env.iter().any(|(k, _)| k == "AWS_ENDPOINT_URL"));
+        let lambda =
+            LambdaProcess::spawn(env!("CARGO_BIN_EXE_rotate-postgres").as_ref(), &env).await;
+        let (_, outcomes) =
+            secret_rotor_testkit::runtime_api::rotate_like_the_service(&lambda, moto, &arn, None)
+                .await;
+        assert!(
+            outcomes.iter().all(Invocation::is_ok),
+            "{variable}: {outcomes:?}\n{}",
+            lambda.logs()
+        );
+        assert_eq!(outcomes.len(), 4);
+        let store = moto.store().await;
+        let current = store
+            .get_value(
+                &SecretId::new(&arn).unwrap(),
+                &Selector::stage(Stage::Current),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let password = secrecy::ExposeSecret::expose_secret(current.password().unwrap()).to_owned();
+        assert!(fx.can_login(&user, &password).await, "{variable}");
+        lambda.shutdown().await;
+    }
+}

@@ -72,9 +72,16 @@ where
         ),
         _ => false,
     };
+    // A service error says what the service said; anything else (timeouts, DNS, TLS)
+    // needs the whole chain to be understood.
+    let message = match (&err, err.code(), err.message()) {
+        (SdkError::ServiceError(_), Some(code), Some(text)) => format!("{code}: {text}"),
+        (SdkError::ServiceError(_), Some(code), None) => code.to_owned(),
+        _ => DisplayErrorContext(&err).to_string(),
+    };
     Error::SecretsManager {
         operation,
-        message: DisplayErrorContext(&err).to_string(),
+        message,
         service_code,
         retryable,
     }

@@ -13,8 +13,8 @@ use crate::stage::{SecretDescription, Stage};
 /// An in-memory Secrets Manager.
 ///
 /// It mirrors the rules a rotation depends on: unique labels, `AWSPREVIOUS` following
-/// `AWSCURRENT`, idempotent `PutSecretValue` (and the error when the same token comes with
-/// another value), the empty `AWSPENDING` version the service stages before createSecret
+/// `AWSCURRENT` (and `AWSPENDING` leaving the promoted version, as documented),
+/// idempotent `PutSecretValue` (and the error when the same token comes with another value), the empty `AWSPENDING` version the service stages before createSecret
 /// ([`MemoryStore::start_rotation`]). Clones share the same state.
 ///
 /// ```
@@ -338,7 +338,12 @@ impl SecretStore for MemoryStore {
                     version.stages.push(stage.clone());
                 }
                 if stage == Stage::Current {
-                    version.stages.retain(|s| *s != Stage::Previous);
+                    // As the service documents it: the promoted version drops AWSPREVIOUS
+                    // and AWSPENDING in the same call (moto keeps AWSPENDING; the rotation
+                    // copes with both).
+                    version
+                        .stages
+                        .retain(|s| *s != Stage::Previous && *s != Stage::Pending);
                 }
             }
             Ok(())
@@ -390,13 +395,16 @@ mod tests {
             .await
             .unwrap();
         let d = store.describe(&id).await.unwrap();
-        assert_eq!(d.stages_of(&t).unwrap(), &[Stage::Pending, Stage::Current]);
+        assert_eq!(d.stages_of(&t).unwrap(), &[Stage::Current]);
         assert_eq!(d.stages_of(&v1).unwrap(), &[Stage::Previous]);
+        // Removing a label the version does not carry is refused.
+        assert!(
+            store
+                .update_stage(&id, Stage::Pending, None, Some(&t))
+                .await
+                .is_err()
+        );
         // A second rotation is refused while the first's AWSPENDING is elsewhere.
-        store
-            .update_stage(&id, Stage::Pending, None, Some(&t))
-            .await
-            .unwrap();
         let t3 = store.start_rotation(&id, None).unwrap();
         assert!(store.start_rotation(&id, Some(&vid("t4"))).is_err());
         assert_eq!(

@@ -1,0 +1,511 @@
+//! The real `secret-rotor` binary against moto (Secrets Manager) and a private PostgreSQL
+//! cluster that enforces passwords and serves TLS (verify-full with the cluster's test CA).
+//!
+//! Every test creates its own role and secret; the binary runs with a cleared environment
+//! (PATH, moto's test credentials and region, `TLS_CA_BUNDLE`), so no real AWS setting
+//! can leak in.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use secret_rotor::store::{SecretStore, Selector};
+use secret_rotor::{SecretDescription, SecretId, Stage, Step, VersionId};
+use secret_rotor_testkit::conformance::hostile_password;
+use secret_rotor_testkit::moto::{Moto, unique_name};
+use secret_rotor_testkit::pg::PgCluster;
+use serde_json::{Value, json};
+
+/// Bound on one run of the binary (a rotation takes well under a second here).
+const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What one run of the binary did.
+struct Run {
+    args: Vec<String>,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// Everything the binary printed, for scans and failure messages.
+    fn transcript(&self) -> String {
+        format!(
+            "$ secret-rotor {}\nexit: {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
+            self.args.join(" "),
+            self.code,
+            self.stdout,
+            self.stderr
+        )
+    }
+
+    /// Panics (with the transcript) unless the exit code is `code`.
+    fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, Some(code), "{}", self.transcript());
+        self
+    }
+
+    /// Panics unless `needle` is on stdout.
+    fn expect_stdout(&self, needle: &str) -> &Self {
+        assert!(
+            self.stdout.contains(needle),
+            "{needle:?} is not on stdout\n{}",
+            self.transcript()
+        );
+        self
+    }
+
+    /// Panics unless `needle` is on stderr.
+    fn expect_stderr(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr.contains(needle),
+            "{needle:?} is not on stderr\n{}",
+            self.transcript()
+        );
+        self
+    }
+
+    /// The token of the rotation `rotate` ran (`rotation <id>` or `resuming ...: <id>`).
+    fn rotation_token(&self) -> String {
+        self.stdout
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("rotation ")
+                    .or_else(|| l.strip_prefix("resuming the rotation in progress: "))
+            })
+            .map(|t| t.trim().to_owned())
+            .unwrap_or_else(|| panic!("no rotation token on stdout\n{}", self.transcript()))
+    }
+}
+
+/// Runs `secret-rotor --endpoint-url <moto> <args>` with a clean environment plus `extra`.
+async fn cli(args: &[&str], extra: &[(&str, &str)]) -> Run {
+    let moto = Moto::shared();
+    let cluster = PgCluster::shared();
+    let mut all_args = vec!["--endpoint-url".to_owned(), moto.endpoint().to_owned()];
+    all_args.extend(args.iter().map(|a| (*a).to_owned()));
+
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_secret-rotor"));
+    command
+        .args(&all_args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(moto.env())
+        // No shared AWS configuration or credentials files either.
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("TLS_CA_BUNDLE", cluster.ca_pem_path())
+        .envs(extra.iter().copied())
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(RUN_TIMEOUT, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("secret-rotor {all_args:?} ran over {RUN_TIMEOUT:?}"))
+        .expect("cannot run the secret-rotor binary");
+    Run {
+        args: all_args,
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A PostgreSQL role and its secret in moto.
+struct Account {
+    user: String,
+    first_password: String,
+    arn: String,
+    secret_id: SecretId,
+    first_version: VersionId,
+}
+
+/// Creates a login role with `password` on the shared cluster and its secret in moto.
+async fn account_with(password: String) -> Account {
+    let moto = Moto::shared();
+    let cluster = PgCluster::shared();
+    let user = unique_name("cli_");
+    cluster.create_login_role(&user, &password).await;
+    let secret = json!({
+        "engine": "postgres",
+        "host": cluster.host(),
+        "port": cluster.port(),
+        "username": user,
+        "password": password,
+        "dbname": "postgres",
+    });
+    let arn = moto
+        .create_secret(&unique_name("cli/pg-"), &secret.to_string())
+        .await;
+    let secret_id = SecretId::new(&arn).unwrap();
+    let first_version = describe(&secret_id)
+        .await
+        .version_with(&Stage::Current)
+        .cloned()
+        .expect("a new secret has an AWSCURRENT version");
+    Account {
+        user,
+        first_password: password,
+        arn,
+        secret_id,
+        first_version,
+    }
+}
+
+/// [`account_with`] a password made of every punctuation character.
+async fn account() -> Account {
+    account_with(hostile_password()).await
+}
+
+async fn describe(secret_id: &SecretId) -> SecretDescription {
+    Moto::shared()
+        .store()
+        .await
+        .describe(secret_id)
+        .await
+        .expect("DescribeSecret")
+}
+
+/// The password of the version that holds `stage`, if it has a value.
+async fn password_at(secret_id: &SecretId, stage: Stage) -> Option<String> {
+    Moto::shared()
+        .store()
+        .await
+        .get_value(secret_id, &Selector::stage(stage))
+        .await
+        .expect("GetSecretValue")
+        .map(|v| v.password().expect("a password").expose_secret().to_owned())
+}
+
+async fn current_password(secret_id: &SecretId) -> String {
+    password_at(secret_id, Stage::Current)
+        .await
+        .expect("AWSCURRENT has a value")
+}
+
+/// Asserts the state after a finished rotation to `token` from `previous`: labels clean,
+/// the new password logs in and `old_password` is refused. Returns the new password.
+async fn assert_rotated(
+    account: &Account,
+    token: &str,
+    previous: &VersionId,
+    old_password: &str,
+) -> String {
+    let d = describe(&account.secret_id).await;
+    assert_eq!(
+        d.version_with(&Stage::Current).map(VersionId::as_str),
+        Some(token),
+        "AWSCURRENT is on the rotation's token: {d:?}"
+    );
+    assert_eq!(
+        d.version_with(&Stage::Previous),
+        Some(previous),
+        "AWSPREVIOUS is on the version before: {d:?}"
+    );
+    assert_eq!(
+        d.version_with(&Stage::Pending),
+        None,
+        "no AWSPENDING left anywhere: {d:?}"
+    );
+    assert_eq!(d.rotation_in_progress(), None);
+
+    let new_password = current_password(&account.secret_id).await;
+    assert_ne!(new_password, old_password, "the password changed");
+    let cluster = PgCluster::shared();
+    assert!(
+        cluster.can_login(&account.user, &new_password).await,
+        "the new password logs in"
+    );
+    assert!(
+        !cluster.can_login(&account.user, old_password).await,
+        "the old password is refused"
+    );
+    new_password
+}
+
+/// A sample event of `events/` pointed at a real secret and token, written to `dir`.
+fn write_event(dir: &Path, step: &str, arn: &str, token: &str) -> std::path::PathBuf {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/createSecret.json");
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(&sample)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", sample.display())),
+    )
+    .expect("the sample event is JSON");
+    event["Step"] = step.into();
+    event["SecretId"] = arn.into();
+    event["ClientRequestToken"] = token.into();
+    let path = dir.join(format!("{step}.json"));
+    std::fs::write(&path, serde_json::to_vec_pretty(&event).unwrap()).expect("write the event");
+    path
+}
+
+#[tokio::test]
+async fn rotate_runs_the_four_steps_and_leaves_clean_labels() {
+    let account = account().await;
+
+    let run = cli(&["rotate", "--secret-id", &account.arn], &[]).await;
+    run.expect_code(0)
+        .expect_stdout("new pending credential")
+        .expect_stdout("password changed")
+        .expect_stdout("pending credential logs in")
+        .expect_stdout(&format!(
+            "AWSCURRENT moved here from {}",
+            account.first_version
+        ))
+        .expect_stdout("done in ")
+        .expect_stdout("versions:");
+    for step in Step::ALL {
+        run.expect_stdout(&format!("  {step} "));
+    }
+    let token = run.rotation_token();
+    run.expect_stdout(&format!("  {token}  AWSCURRENT"))
+        .expect_stdout(&format!("  {}  AWSPREVIOUS", account.first_version));
+    let second_password = assert_rotated(
+        &account,
+        &token,
+        &account.first_version,
+        &account.first_password,
+    )
+    .await;
+
+    // The labels were left clean: a second rotation starts from them and works too.
+    let again = cli(&["rotate", "--secret-id", &account.arn], &[]).await;
+    again.expect_code(0);
+    let second_token = again.rotation_token();
+    assert_ne!(second_token, token, "a new version");
+    assert!(
+        !again.stdout.contains("resuming"),
+        "nothing to resume\n{}",
+        again.transcript()
+    );
+    let previous = VersionId::new(token).unwrap();
+    assert_rotated(&account, &second_token, &previous, &second_password).await;
+}
+
+#[tokio::test]
+async fn rotate_resumes_a_rotation_in_progress() {
+    let account = account().await;
+    let moto = Moto::shared();
+    // What the service does before it invokes the function: an empty AWSPENDING version.
+    let token = moto.start_rotation(&account.arn, None).await.unwrap();
+
+    let run = cli(&["rotate", "--secret-id", &account.arn], &[]).await;
+    run.expect_code(0)
+        .expect_stdout(&format!("resuming the rotation in progress: {token}"))
+        .expect_stdout("new pending credential");
+    assert_eq!(run.rotation_token(), token);
+    assert_rotated(
+        &account,
+        &token,
+        &account.first_version,
+        &account.first_password,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn status_says_ready_or_stuck_with_exit_codes() {
+    let account = account().await;
+    let moto = Moto::shared();
+
+    let ready = cli(&["status", "--secret-id", &account.arn], &[]).await;
+    ready
+        .expect_code(0)
+        .expect_stdout(&format!("secret:   {}", account.arn))
+        .expect_stdout("ready")
+        .expect_stdout(&format!("  {}  AWSCURRENT", account.first_version));
+    assert!(!ready.stdout.contains("STUCK"), "{}", ready.transcript());
+
+    let token = moto.start_rotation(&account.arn, None).await.unwrap();
+    let stuck = cli(&["status", "--secret-id", &account.arn], &[]).await;
+    stuck
+        .expect_code(3)
+        .expect_stdout("STUCK")
+        .expect_stdout(&format!("version {token} holds AWSPENDING"))
+        .expect_stdout(&format!("  {token}  AWSPENDING"))
+        .expect_stdout("rotation: enabled");
+    assert!(!stuck.stdout.contains("ready"), "{}", stuck.transcript());
+
+    // `status` only reads: the rotation is still where it was.
+    let d = describe(&account.secret_id).await;
+    assert_eq!(
+        d.rotation_in_progress().map(VersionId::as_str),
+        Some(token.as_str())
+    );
+    assert_eq!(
+        d.version_with(&Stage::Current),
+        Some(&account.first_version)
+    );
+}
+
+#[tokio::test]
+async fn step_runs_each_step_from_an_event_file() {
+    let account = account().await;
+    let moto = Moto::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let token = moto.start_rotation(&account.arn, None).await.unwrap();
+
+    // An invalid event first: refused before anything is read or written.
+    let before = describe(&account.secret_id).await;
+    let bad = write_event(dir.path(), "rotateSecret", &account.arn, &token);
+    let run = cli(&["step", "--event", bad.to_str().unwrap()], &[]).await;
+    assert_ne!(run.code, Some(0), "{}", run.transcript());
+    run.expect_stderr("InvalidEvent")
+        .expect_stderr("rotateSecret");
+    let not_json = dir.path().join("not-json.json");
+    std::fs::write(&not_json, "{\"Step\": ").unwrap();
+    let run = cli(&["step", "--event", not_json.to_str().unwrap()], &[]).await;
+    assert_ne!(run.code, Some(0), "{}", run.transcript());
+    run.expect_stderr("InvalidEvent");
+    assert_eq!(
+        describe(&account.secret_id).await,
+        before,
+        "labels unchanged"
+    );
+    assert_eq!(
+        password_at(&account.secret_id, Stage::Pending).await,
+        None,
+        "AWSPENDING still has no value"
+    );
+    assert_eq!(
+        current_password(&account.secret_id).await,
+        account.first_password
+    );
+    assert!(
+        PgCluster::shared()
+            .can_login(&account.user, &account.first_password)
+            .await
+    );
+
+    // The four steps, as Secrets Manager would invoke them.
+    let expected = [
+        ("createSecret", "new pending credential"),
+        ("setSecret", "password changed"),
+        ("testSecret", "pending credential logs in"),
+        ("finishSecret", "AWSCURRENT moved here from"),
+    ];
+    for (step, detail) in expected {
+        let event = write_event(dir.path(), step, &account.arn, &token);
+        let run = cli(&["step", "--event", event.to_str().unwrap()], &[]).await;
+        run.expect_code(0)
+            .expect_stdout(&format!("  {step} "))
+            .expect_stdout(detail);
+        match step {
+            "createSecret" => {
+                let pending = password_at(&account.secret_id, Stage::Pending).await;
+                assert!(pending.is_some(), "createSecret stored the pending value");
+                assert_eq!(
+                    describe(&account.secret_id)
+                        .await
+                        .version_with(&Stage::Current),
+                    Some(&account.first_version),
+                    "AWSCURRENT has not moved yet"
+                );
+            }
+            "setSecret" => {
+                let pending = password_at(&account.secret_id, Stage::Pending)
+                    .await
+                    .unwrap();
+                assert!(PgCluster::shared().can_login(&account.user, &pending).await);
+            }
+            _ => {}
+        }
+    }
+    assert_rotated(
+        &account,
+        &token,
+        &account.first_version,
+        &account.first_password,
+    )
+    .await;
+
+    // Running finishSecret again is a no-op that says so.
+    let event = write_event(dir.path(), "finishSecret", &account.arn, &token);
+    cli(&["step", "--event", event.to_str().unwrap()], &[])
+        .await
+        .expect_code(0)
+        .expect_stdout("already AWSCURRENT");
+}
+
+#[tokio::test]
+async fn errors_are_reported_with_their_code() {
+    let missing = unique_name("cli/missing-");
+    let run = cli(&["rotate", "--secret-id", &missing], &[]).await;
+    assert_ne!(run.code, Some(0), "{}", run.transcript());
+    run.expect_stderr("error [SecretsManagerError]")
+        .expect_stderr("ResourceNotFoundException");
+    assert!(run.stdout.is_empty(), "{}", run.transcript());
+
+    let run = cli(&["status", "--secret-id", &missing], &[]).await;
+    assert_ne!(run.code, Some(0), "{}", run.transcript());
+    assert_ne!(run.code, Some(3), "not 'in progress'\n{}", run.transcript());
+    run.expect_stderr("error [SecretsManagerError]");
+
+    let account = account().await;
+    let before = describe(&account.secret_id).await;
+    let run = cli(
+        &["rotate", "--secret-id", &account.arn, "--target", "mysql"],
+        &[],
+    )
+    .await;
+    assert_ne!(run.code, Some(0), "{}", run.transcript());
+    run.expect_stderr("error [ConfigError]")
+        .expect_stderr("unknown target \"mysql\"");
+    assert_eq!(
+        describe(&account.secret_id).await,
+        before,
+        "nothing changed"
+    );
+    assert_eq!(
+        current_password(&account.secret_id).await,
+        account.first_password
+    );
+}
+
+#[tokio::test]
+async fn no_password_reaches_the_output_even_at_trace_level() {
+    let account = account().await;
+    // The random tail of the first password: found even if the punctuation were escaped.
+    let first_tail = &account.first_password[account.first_password.len() - 10..];
+
+    let rotate = cli(
+        &["rotate", "--secret-id", &account.arn],
+        &[("RUST_LOG", "trace")],
+    )
+    .await;
+    rotate.expect_code(0);
+    assert!(
+        rotate.stderr.lines().count() > 20,
+        "trace logging is on\n{}",
+        rotate.transcript()
+    );
+    let token = rotate.rotation_token();
+    let new_password = assert_rotated(
+        &account,
+        &token,
+        &account.first_version,
+        &account.first_password,
+    )
+    .await;
+    let status = cli(
+        &["status", "--secret-id", &account.arn],
+        &[("RUST_LOG", "trace")],
+    )
+    .await;
+    status.expect_code(0);
+
+    for run in [&rotate, &status] {
+        let text = format!("{}{}", run.stdout, run.stderr);
+        for (what, secret) in [
+            ("the old password", account.first_password.as_str()),
+            ("the old password's tail", first_tail),
+            ("the new password", new_password.as_str()),
+        ] {
+            assert!(
+                !text.contains(secret),
+                "{what} appears in the output of `secret-rotor {}`",
+                run.args.join(" ")
+            );
+        }
+    }
+}

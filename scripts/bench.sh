@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Rotation benchmark: full rotations of a PostgreSQL secret through the real, optimised
+# rotate-postgres binary (moto + a private PostgreSQL with TLS, both started by the bench).
+# Prints a table and a `BENCH_JSON {...}` summary line; asserts nothing about speed.
+# Not part of scripts/test.sh (it builds the release profile).
+#
+#   scripts/bench.sh                       # 20 timed warm rotations, 3 fresh processes
+#   BENCH_ROTATIONS=50 scripts/bench.sh    # more rotations
+#   BENCH_COLD_RUNS=5 scripts/bench.sh     # more fresh-process runs
+#   SKIP_SETUP=1 scripts/bench.sh          # do not run scripts/setup.sh first
+#
+# Extra arguments go to `cargo bench` (e.g. --locked).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [ "${SKIP_SETUP:-0}" != "1" ]; then
+  scripts/setup.sh
+fi
+# setup.sh may have installed tools here; make sure this shell sees them too.
+export PATH="$HOME/.cargo/bin:$PATH:$HOME/.local/bin"
+
+export BENCH_ROTATIONS="${BENCH_ROTATIONS:-20}"
+export BENCH_COLD_RUNS="${BENCH_COLD_RUNS:-3}"
+
+started=$SECONDS
+cargo bench -p secret-rotor-postgres --bench rotation "$@"
+printf 'bench.sh: cargo bench took %s s (release build included)\n' "$((SECONDS - started))"
