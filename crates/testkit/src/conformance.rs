@@ -4,9 +4,28 @@
 //! A target crate implements [`Fixture`] for its server and generates one test per case
 //! with [`conformance_tests!`](crate::conformance_tests):
 //!
-//! ```ignore
-//! fn fixture() -> MyFixture { MyFixture::new(MyServer::shared()) }
+//! ```no_run
+//! # use secret_rotor_testkit::conformance::Fixture;
+//! # use secret_rotor_testkit::memory_target::MemoryTarget;
+//! # use serde_json::{json, Value};
+//! struct MyFixture(MemoryTarget); // a handle on the real server under test
+//!
+//! impl Fixture for MyFixture {
+//!     type Target = MemoryTarget;
+//!     fn target(&self) -> MemoryTarget { self.0.clone() }
+//!     fn secret_for(&self, username: &str, password: &str) -> Value {
+//!         json!({"host": "memory", "username": username, "password": password})
+//!     }
+//!     async fn create_account(&self, username: &str, password: &str) { self.0.set_user(username, password) }
+//!     async fn reset_password(&self, username: &str, password: &str) { self.0.set_user(username, password) }
+//!     async fn can_login(&self, username: &str, password: &str) -> bool {
+//!         self.0.password_of(username).as_deref() == Some(password)
+//!     }
+//! }
+//!
+//! fn fixture() -> MyFixture { MyFixture(MemoryTarget::new()) }
 //! secret_rotor_testkit::conformance_tests!(fixture());
+//! # fn main() {}
 //! ```
 //!
 //! Every case makes its own account and secret (unique names), so cases run in parallel.
