@@ -28,6 +28,17 @@ endpoints under ``/_rotor/`` (JSON in, JSON out; errors are ``{"error": "..."}``
   other versions), for tests that need odd states.
 - ``GET /_rotor/secret?SecretId=X``: moto's raw view of a secret (versions, labels, whether
   each version has a value, rotation flags), for debugging.
+- ``POST /_rotor/rds-endpoint`` ``{"DBInstanceIdentifier" | "DBClusterIdentifier": id or
+  ARN, "Address": host|null, "Port": int?, "ReaderAddress": host|null?}``: where moto's RDS
+  says a DB instance (``Endpoint.Address``/``Port``) or cluster (``Endpoint``,
+  ``ReaderEndpoint``, ``Port``) is, so that DescribeDBInstances / DescribeDBClusters can
+  point at a local database (moto computes ``{id}.aaaaaaaaaa.{region}.rds.amazonaws.com``).
+  ``null`` restores moto's own name; an absent ``Port``/``ReaderAddress`` is left as is.
+  Returns what DescribeDB* will then report (identifier, ARN, engine, addresses, port).
+
+moto's CreateSecret / TagResource accept tags whose keys start with ``aws:`` (the real
+service reserves them), so RDS-managed master secrets (``aws:rds:primaryDBInstanceArn``,
+``aws:secretsmanager:owningService=rds``) are created through the ordinary API.
 
 Every body may carry ``"Region"`` (default: ``--region``, us-east-1); the account is moto's
 default (123456789012 unless MOTO_ACCOUNT_ID says otherwise).
@@ -58,6 +69,52 @@ except ImportError as exc:  # pragma: no cover - depends on the machine
         f"moto_harness: cannot import moto ({exc}); install it with: pip install 'moto[server]'\n"
     )
     sys.exit(3)
+
+
+def patch_rds_endpoints():
+    """Lets an override stored on moto's RDS objects win over the endpoints moto computes.
+
+    ``DBInstance.address`` (also used by ``Endpoint``) reads ``_rotor_address``;
+    ``DBCluster.endpoint`` / ``reader_endpoint`` read ``_rotor_endpoint`` /
+    ``_rotor_reader_endpoint``. A read replica starts as a copy of its source: it must not
+    inherit the source's address override.
+    """
+    from moto.rds import models as rds_models
+
+    def overridable(original, attribute):
+        def getter(self):
+            override = self.__dict__.get(attribute)
+            return override if override else original.fget(self)
+
+        return property(getter, doc=original.__doc__)
+
+    rds_models.DBInstance.address = overridable(
+        rds_models.DBInstance.address, "_rotor_address"
+    )
+    rds_models.DBCluster.endpoint = overridable(
+        rds_models.DBCluster.endpoint, "_rotor_endpoint"
+    )
+    rds_models.DBCluster.reader_endpoint = overridable(
+        rds_models.DBCluster.reader_endpoint, "_rotor_reader_endpoint"
+    )
+
+    create_replica = rds_models.RDSBackend.create_db_instance_read_replica
+
+    def create_db_instance_read_replica(self, db_kwargs):
+        replica = create_replica(self, db_kwargs)
+        replica.__dict__.pop("_rotor_address", None)
+        return replica
+
+    rds_models.RDSBackend.create_db_instance_read_replica = create_db_instance_read_replica
+
+
+try:
+    patch_rds_endpoints()
+except (ImportError, AttributeError) as exc:  # pragma: no cover - depends on moto's version
+    sys.stderr.write(
+        f"moto_harness: cannot patch moto's RDS endpoints ({exc}); "
+        "/_rotor/rds-endpoint will not work with this moto version\n"
+    )
 
 PREVIOUS_ROTATION_NOT_COMPLETE = (
     "A previous rotation isn't complete. That rotation will be reattempted."
@@ -134,6 +191,7 @@ class RotorMiddleware:
                 ("POST", "/_rotor/calls/reset"): self.reset_calls,
                 ("POST", "/_rotor/put-raw"): self.put_raw,
                 ("GET", "/_rotor/secret"): self.describe_raw,
+                ("POST", "/_rotor/rds-endpoint"): self.rds_endpoint,
                 ("GET", "/_rotor/health"): lambda _body: {"ok": True},
             }.get((method, path))
             if handler is None:
@@ -278,6 +336,72 @@ class RotorMiddleware:
                     for version_id, version in secret.versions.items()
                 },
             }
+
+    def rds_endpoint(self, body):
+        instance_id = body.get("DBInstanceIdentifier")
+        cluster_id = body.get("DBClusterIdentifier")
+        if (instance_id is None) == (cluster_id is None):
+            raise HarnessError(
+                400, "exactly one of DBInstanceIdentifier and DBClusterIdentifier is required"
+            )
+        wanted = instance_id if cluster_id is None else cluster_id
+        if not isinstance(wanted, str) or not wanted:
+            raise HarnessError(400, "the identifier must be a non-empty string (an id or an ARN)")
+        if "Address" not in body:
+            raise HarnessError(400, "Address (a host name, or null for moto's own) is required")
+        address = body["Address"]
+        port = body.get("Port")
+        reader = body.get("ReaderAddress")
+        for key, value in (("Address", address), ("ReaderAddress", reader)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise HarnessError(400, f"{key} must be a non-empty string or null")
+        if port is not None and (
+            isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535
+        ):
+            raise HarnessError(400, "Port must be an integer from 1 to 65535")
+        if instance_id is not None and "ReaderAddress" in body:
+            raise HarnessError(400, "ReaderAddress is for DB clusters only")
+        region = body.get("Region") or self.region
+        backend = get_backend("rds")[DEFAULT_ACCOUNT_ID][region]
+        with self.lock:
+            if cluster_id is None:
+                db = self.find_rds(backend.databases, wanted, "db_instance_arn", "DBInstance")
+                db.__dict__["_rotor_address"] = address
+                if port is not None:
+                    db.port = port
+                return {
+                    "DBInstanceIdentifier": db.db_instance_identifier,
+                    "DBInstanceArn": db.db_instance_arn,
+                    "Engine": db.engine,
+                    "Address": db.address,
+                    "Port": db.port,
+                    "DBClusterIdentifier": db.db_cluster_identifier,
+                    "ReadReplicaSourceDBInstanceIdentifier": db.source_db_instance_identifier,
+                }
+            cluster = self.find_rds(backend.clusters, wanted, "db_cluster_arn", "DBCluster")
+            cluster.__dict__["_rotor_endpoint"] = address
+            if "ReaderAddress" in body:
+                cluster.__dict__["_rotor_reader_endpoint"] = reader
+            if port is not None:
+                cluster.port = port
+            return {
+                "DBClusterIdentifier": cluster.db_cluster_identifier,
+                "DBClusterArn": cluster.db_cluster_arn,
+                "Engine": cluster.engine,
+                "Endpoint": cluster.endpoint,
+                "ReaderEndpoint": cluster.reader_endpoint,
+                "Port": cluster.port,
+            }
+
+    @staticmethod
+    def find_rds(resources, wanted, arn_attribute, kind):
+        """An RDS instance or cluster by identifier (case-insensitive, as RDS) or ARN."""
+        if wanted in resources:
+            return resources[wanted]
+        for key, resource in resources.items():
+            if key.lower() == wanted.lower() or getattr(resource, arn_attribute, None) == wanted:
+                return resource
+        raise HarnessError(404, f"{kind} {wanted} not found.")
 
 
 class QuietHandler(WSGIRequestHandler):

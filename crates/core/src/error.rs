@@ -104,6 +104,17 @@ pub enum Error {
         retryable: bool,
     },
 
+    /// An RDS API call failed (locating the instance of an RDS-managed master secret).
+    #[error("RDS {operation} failed: {message}")]
+    Rds {
+        /// The API operation, e.g. `DescribeDBInstances`.
+        operation: &'static str,
+        /// The full error message.
+        message: String,
+        /// Whether a retry may succeed.
+        retryable: bool,
+    },
+
     /// The configured rotation strategy is not one the target supports.
     #[error("target {target} does not support the {strategy} strategy (it supports: {supported})")]
     UnsupportedStrategy {
@@ -203,6 +214,7 @@ impl Error {
             Error::ForeignPending { .. } => "ForeignPending",
             Error::MissingValue { .. } => "MissingValue",
             Error::SecretsManager { .. } => "SecretsManagerError",
+            Error::Rds { .. } => "RdsError",
             Error::UnsupportedStrategy { .. } => "UnsupportedStrategy",
             Error::CredentialMismatch { .. } => "CredentialMismatch",
             Error::Unreachable { .. } => "TargetUnreachable",
@@ -218,7 +230,9 @@ impl Error {
     /// (throttling, network trouble); `false` means a person must look.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::SecretsManager { retryable, .. } | Error::Target { retryable, .. } => *retryable,
+            Error::SecretsManager { retryable, .. }
+            | Error::Rds { retryable, .. }
+            | Error::Target { retryable, .. } => *retryable,
             Error::Unreachable { .. } => true,
             _ => false,
         }
@@ -285,6 +299,11 @@ mod tests {
                 service_code: None,
                 message: "".into(),
                 retryable: true,
+            },
+            Error::Rds {
+                operation: "",
+                message: "".into(),
+                retryable: false,
             },
             Error::UnsupportedStrategy {
                 target: "",

@@ -27,17 +27,22 @@ pub use lambda_runtime::Error as LambdaError;
 /// Runs the rotation function for `target` until the Lambda runtime stops it.
 ///
 /// Sets up JSON logging, builds the Secrets Manager client once (honouring
-/// `SECRETS_MANAGER_ENDPOINT` and the SDK's endpoint variables), reads the configuration
+/// `SECRETS_MANAGER_ENDPOINT` and the SDK's endpoint variables) and, with the `rds`
+/// feature, the RDS client that locates RDS-managed master secrets, reads the configuration
 /// from the environment and serves invocations. A target or configuration that failed to
 /// build does not crash the function: every invocation then fails with that error's code
 /// (e.g. `ConfigError`) and a message naming the variable, and nothing is changed.
 pub async fn run<T: Target + 'static>(target: Result<T>) -> Result<(), LambdaError> {
     logging::init(LogFormat::from_lambda_env());
-    let store = AwsSecretStore::from_env(None, None).await;
+    let sdk_config = crate::store::load_sdk_config(None).await;
+    let store = AwsSecretStore::from_sdk_config(&sdk_config, None);
     let rotator = target
         .and_then(|target| {
             let config = RotationConfig::from_env(&target)?;
-            Rotator::new(target, store, config)
+            let rotator = Rotator::new(target, store, config)?;
+            #[cfg(feature = "rds")]
+            let rotator = rotator.with_rds(crate::rds::RdsLocator::from_sdk_config(&sdk_config));
+            Ok(rotator)
         })
         .map_err(|e| {
             error!(code = e.code(), error = %e, "the rotation function is misconfigured");

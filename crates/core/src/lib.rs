@@ -34,6 +34,8 @@ pub mod lambda;
 pub mod logging;
 pub mod outcome;
 pub mod password;
+#[cfg(feature = "rds")]
+pub mod rds;
 pub mod rotator;
 pub mod secret;
 pub mod stage;
@@ -48,4 +50,4 @@ pub use password::PasswordPolicy;
 pub use rotator::Rotator;
 pub use secret::SecretValue;
 pub use stage::{SecretDescription, Stage};
-pub use target::{Capabilities, Credential, Login, Strategy, Target};
+pub use target::{AlternateReport, Capabilities, Credential, Login, Strategy, Target};

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::event::{SecretId, Step, VersionId};
 use crate::stage::Stage;
+use crate::target::AlternateReport;
 
 /// The branch a step took.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,6 +30,12 @@ pub enum Outcome {
         /// `AWSCURRENT` normally; `AWSPREVIOUS` when the current one no longer worked.
         using: Stage,
     },
+    /// setSecret (alternating users): the pending user was created or updated as the
+    /// master, with the two users' privileges brought in line.
+    AlternateUserSet {
+        /// What was created, synced, could not be synced, and what to know.
+        report: AlternateReport,
+    },
     /// testSecret: the pending credential works.
     Tested,
     /// finishSecret: `AWSCURRENT` moved to the pending version.
@@ -48,6 +55,7 @@ impl Outcome {
             Outcome::PendingCreated { .. } => "pending_created",
             Outcome::AlreadyLive => "already_live",
             Outcome::PasswordSet { .. } => "password_set",
+            Outcome::AlternateUserSet { .. } => "alternate_user_set",
             Outcome::Tested => "tested",
             Outcome::Promoted { .. } => "promoted",
         }

@@ -133,6 +133,15 @@ impl SecretValue {
         next
     }
 
+    /// A copy with `key` set to `value` (not for the password: use
+    /// [`Self::with_password`]; setting `username` must be a string).
+    pub fn with_field(&self, key: &str, value: Value) -> Self {
+        assert_ne!(key, PASSWORD_KEY, "use with_password");
+        let mut next = self.clone();
+        next.fields.insert(key.to_owned(), value);
+        next
+    }
+
     /// The JSON to store, as a secret (it contains the password).
     ///
     /// Fails when it would exceed Secrets Manager's 64 KiB limit.

@@ -65,6 +65,9 @@ pub struct SecretDescription {
     pub rotation_enabled: Option<bool>,
     /// Every version that has labels, with its labels.
     pub versions: BTreeMap<VersionId, Vec<Stage>>,
+    /// The secret's tags (e.g. `aws:rds:primaryDBInstanceArn` on a master secret that RDS
+    /// manages).
+    pub tags: BTreeMap<String, String>,
 }
 
 impl SecretDescription {

@@ -96,6 +96,23 @@ impl Login {
     }
 }
 
+/// What [`Target::sync_alternate`] did to make the two users of an alternating pair
+/// equivalent. Logged, and returned in the setSecret step's result.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AlternateReport {
+    /// The pending user did not exist and was created.
+    pub created: bool,
+    /// Differences between the two users that were found and fixed (e.g.
+    /// `granted SELECT ON TABLE public.orders to app_clone`).
+    pub synced: Vec<String>,
+    /// Differences that could not be fixed (e.g. the master may not grant on an object it
+    /// does not own), with the server's reason.
+    pub unsynced: Vec<String>,
+    /// Things parity cannot fix and a person should know (e.g. objects owned by one user
+    /// that the other cannot reach).
+    pub notes: Vec<String>,
+}
+
 /// A credential parsed from a secret value: who logs in, where, and with what password.
 pub trait Credential: Send + Sync {
     /// The user name.
@@ -196,5 +213,29 @@ pub trait Target: Send + Sync {
             Some(original) => original.to_owned(),
             None => format!("{username}_clone"),
         })
+    }
+
+    /// Alternating users, setSecret: logged in as `master`, make `pending`'s user exist
+    /// with `pending`'s password and the same privileges as `current`'s user (creating it
+    /// if missing), and bring the two users' privileges back in line every rotation.
+    /// Should be atomic (one transaction) so that a crash leaves either nothing or all of
+    /// it: the core treats "pending logs in" as "done".
+    ///
+    /// Only targets that declare [`Strategy::AlternatingUsers`] implement it.
+    fn sync_alternate(
+        &self,
+        master: &Self::Credential,
+        current: &Self::Credential,
+        pending: &Self::Credential,
+    ) -> impl Future<Output = Result<AlternateReport>> + Send {
+        let _ = (master, current, pending);
+        let target = self.name();
+        async move {
+            Err(Error::UnsupportedStrategy {
+                target,
+                strategy: Strategy::AlternatingUsers.to_string(),
+                supported: Strategy::SingleUser.to_string(),
+            })
+        }
     }
 }

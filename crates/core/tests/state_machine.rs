@@ -4,8 +4,8 @@
 
 use secret_rotor::store::{MemoryStore, SecretStore, Selector};
 use secret_rotor::{
-    Error, Outcome, RotationConfig, RotationEvent, Rotator, SecretId, Stage, Step, StepReport,
-    Strategy, VersionId,
+    Capabilities, Error, Outcome, RotationConfig, RotationEvent, Rotator, SecretId, Stage, Step,
+    StepReport, Strategy, VersionId,
 };
 use secret_rotor_testkit::faults::{Fault, FaultPlan, FaultyStore, FaultyTarget};
 use secret_rotor_testkit::memory_target::MemoryTarget;
@@ -432,7 +432,7 @@ async fn create_secret_rejects_an_invalid_current_value_and_writes_nothing() {
 
 #[tokio::test]
 async fn an_unsupported_strategy_is_refused_up_front() {
-    let target = MemoryTarget::new();
+    let target = MemoryTarget::new().declaring(Capabilities::new(&[Strategy::SingleUser]));
     let config = RotationConfig {
         strategy: Strategy::AlternatingUsers,
         ..RotationConfig::defaults(&target)

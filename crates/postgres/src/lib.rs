@@ -14,13 +14,16 @@
 //! - every connection attempt is bounded by a timeout.
 //!
 //! Configuration (environment): `TLS_CA_BUNDLE` (PEM file of trusted CAs; default: the
-//! system's roots), `CONNECT_TIMEOUT_SECS` (default 5), plus the core's
+//! system's roots plus RDS's global bundle at `/opt/rds-ca/global-bundle.pem` when the SAM
+//! template's layer put it there), `CONNECT_TIMEOUT_SECS` (default 5), plus the core's
 //! `ROTATION_STRATEGY` and password variables.
 #![deny(clippy::all)]
 #![warn(missing_docs, rust_2018_idioms)]
 
+mod alternate;
 mod connect;
 pub mod credential;
+mod privileges;
 pub mod tls;
 
 use std::path::PathBuf;
@@ -29,7 +32,9 @@ use std::time::Duration;
 use postgres_protocol::escape::{escape_identifier, escape_literal};
 use postgres_protocol::password::scram_sha_256;
 use secrecy::ExposeSecret;
-use secret_rotor::{Capabilities, Credential, Error, Login, Result, SecretValue, Strategy, Target};
+use secret_rotor::{
+    AlternateReport, Capabilities, Credential, Error, Login, Result, SecretValue, Strategy, Target,
+};
 use tokio_postgres::SimpleQueryMessage;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -45,8 +50,12 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(15);
 /// How the target connects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostgresConfig {
-    /// PEM file of the CAs to trust (`TLS_CA_BUNDLE`); `None`: the system's roots.
+    /// PEM file of the CAs to trust (`TLS_CA_BUNDLE`); `None`: the system's roots plus
+    /// `default_ca_bundle` when it exists.
     pub ca_bundle: Option<PathBuf>,
+    /// Added to the system's roots when `ca_bundle` is `None` and the file exists:
+    /// [`tls::RDS_CA_BUNDLE`], where the SAM template's layer puts RDS's global bundle.
+    pub default_ca_bundle: PathBuf,
     /// Bound on each connection attempt, TLS and authentication included
     /// (`CONNECT_TIMEOUT_SECS`, default 5).
     pub connect_timeout: Duration,
@@ -56,6 +65,7 @@ impl Default for PostgresConfig {
     fn default() -> Self {
         PostgresConfig {
             ca_bundle: None,
+            default_ca_bundle: PathBuf::from(tls::RDS_CA_BUNDLE),
             connect_timeout: Duration::from_secs(5),
         }
     }
@@ -101,7 +111,10 @@ impl std::fmt::Debug for PostgresTarget {
 impl PostgresTarget {
     /// A target with this configuration; fails if the CA bundle cannot be loaded.
     pub fn new(config: PostgresConfig) -> Result<Self> {
-        let tls = MakeRustlsConnect::new(tls::client_config(config.ca_bundle.as_deref())?);
+        let tls = MakeRustlsConnect::new(tls::client_config(
+            config.ca_bundle.as_deref(),
+            &config.default_ca_bundle,
+        )?);
         Ok(PostgresTarget { tls, config })
     }
 
@@ -170,7 +183,7 @@ impl Target for PostgresTarget {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new(&[Strategy::SingleUser])
+        Capabilities::new(&[Strategy::SingleUser, Strategy::AlternatingUsers])
     }
 
     fn default_exclude_characters(&self) -> &'static str {
@@ -220,5 +233,46 @@ impl Target for PostgresTarget {
             });
         }
         Ok(Login::Accepted)
+    }
+
+    fn alternate_username(&self, username: &str) -> Result<String> {
+        let alternate = match username.strip_suffix("_clone") {
+            Some(original) => original.to_owned(),
+            None => format!("{username}_clone"),
+        };
+        if alternate.len() > credential::MAX_IDENTIFIER_BYTES {
+            return Err(Error::invalid_secret(
+                "AWSCURRENT",
+                format!(
+                    "the alternate user name would be {} bytes; PostgreSQL allows {}: shorten \"username\"",
+                    alternate.len(),
+                    credential::MAX_IDENTIFIER_BYTES
+                ),
+            ));
+        }
+        Ok(alternate)
+    }
+
+    async fn sync_alternate(
+        &self,
+        master: &PgCredential,
+        current: &PgCredential,
+        pending: &PgCredential,
+    ) -> Result<AlternateReport> {
+        let mut client = match self.session(master).await? {
+            Session::Connected(client) => client,
+            Session::Refused(login) => {
+                let reason = match login {
+                    Login::Refused { reason } => reason,
+                    Login::Accepted => String::new(),
+                };
+                return Err(Error::LoginRefused {
+                    target: master.server(),
+                    credential: "master secret".into(),
+                    reason,
+                });
+            }
+        };
+        alternate::sync_within_timeout(&mut client, master, current, pending).await
     }
 }

@@ -9,17 +9,18 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use secret_rotor::{Error, Result};
 
+/// Where the SAM template's layer puts RDS's global CA bundle (layers are extracted
+/// under `/opt`).
+pub const RDS_CA_BUNDLE: &str = "/opt/rds-ca/global-bundle.pem";
+
 /// Builds the client configuration. With `ca_bundle`, only the certificates of that PEM
-/// file are trusted (e.g. RDS's global bundle); without, the system's roots.
-pub fn client_config(ca_bundle: Option<&Path>) -> Result<ClientConfig> {
+/// file are trusted; without, the system's roots plus the certificates of
+/// `default_bundle` when that file exists (RDS's global bundle, [`RDS_CA_BUNDLE`]).
+pub fn client_config(ca_bundle: Option<&Path>, default_bundle: &Path) -> Result<ClientConfig> {
     let mut roots = RootCertStore::empty();
     match ca_bundle {
         Some(path) => {
-            let certs = CertificateDer::pem_file_iter(path)
-                .and_then(|iter| iter.collect::<std::result::Result<Vec<_>, _>>())
-                .map_err(|e| Error::config(format!("TLS_CA_BUNDLE {}: {e}", path.display())))?;
-            let (added, _ignored) = roots.add_parsable_certificates(certs);
-            if added == 0 {
+            if add_bundle(&mut roots, path, "TLS_CA_BUNDLE")? == 0 {
                 return Err(Error::config(format!(
                     "TLS_CA_BUNDLE {} holds no usable CA certificate",
                     path.display()
@@ -29,6 +30,9 @@ pub fn client_config(ca_bundle: Option<&Path>) -> Result<ClientConfig> {
         None => {
             let native = rustls_native_certs::load_native_certs();
             roots.add_parsable_certificates(native.certs);
+            if default_bundle.exists() {
+                add_bundle(&mut roots, default_bundle, "the default CA bundle")?;
+            }
             if roots.is_empty() {
                 return Err(Error::config(
                     "no system CA certificates found: set TLS_CA_BUNDLE to a PEM bundle",
@@ -42,4 +46,12 @@ pub fn client_config(ca_bundle: Option<&Path>) -> Result<ClientConfig> {
         .map_err(|e| Error::config(format!("TLS: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth())
+}
+
+/// Adds the certificates of a PEM file; returns how many were usable.
+fn add_bundle(roots: &mut RootCertStore, path: &Path, name: &str) -> Result<usize> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|iter| iter.collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(|e| Error::config(format!("{name} {}: {e}", path.display())))?;
+    Ok(roots.add_parsable_certificates(certs).0)
 }

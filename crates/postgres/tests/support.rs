@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use postgres_protocol::escape::{escape_identifier, escape_literal};
 use secret_rotor_postgres::{PostgresConfig, PostgresTarget};
-use secret_rotor_testkit::conformance::Fixture;
+use secret_rotor_testkit::conformance::{AlternatingFixture, Fixture};
 use secret_rotor_testkit::pg::PgCluster;
 use serde_json::{Value, json};
+use tokio_postgres::NoTls;
 
 /// A private cluster that enforces passwords and serves TLS with a test CA.
 pub(crate) struct PgFixture {
@@ -26,6 +27,7 @@ impl PgFixture {
         PostgresConfig {
             ca_bundle: Some(self.cluster.ca_pem_path().to_owned()),
             connect_timeout: Duration::from_secs(5),
+            ..PostgresConfig::default()
         }
     }
 }
@@ -72,5 +74,40 @@ impl Fixture for PgFixture {
 
     fn server_log(&self) -> Option<String> {
         Some(self.cluster.server_log())
+    }
+}
+
+/// The table whose SELECT privilege the alternating cases check.
+const PROBE_TABLE: &str = "conformance_probe";
+
+impl AlternatingFixture for PgFixture {
+    fn master_secret(&self) -> Value {
+        let (user, password) = self.cluster.superuser();
+        self.secret_for(user, password)
+    }
+
+    async fn grant_probe(&self, username: &str) {
+        let admin = self.cluster.admin().await;
+        admin
+            .batch_execute(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock(4242); \
+                 CREATE TABLE IF NOT EXISTS {PROBE_TABLE} (x int); \
+                 GRANT SELECT ON {PROBE_TABLE} TO {}; COMMIT",
+                escape_identifier(username)
+            ))
+            .await
+            .expect("grant the probe privilege");
+    }
+
+    async fn can_use_probe(&self, username: &str, password: &str) -> bool {
+        let Ok((client, connection)) = self.cluster.config(username, password).connect(NoTls).await
+        else {
+            return false;
+        };
+        tokio::spawn(connection);
+        client
+            .simple_query(&format!("SELECT count(*) FROM {PROBE_TABLE}"))
+            .await
+            .is_ok()
     }
 }

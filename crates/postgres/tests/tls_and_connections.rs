@@ -26,6 +26,7 @@ fn target_trusting(ca: Option<&std::path::Path>) -> PostgresTarget {
     PostgresTarget::new(PostgresConfig {
         ca_bundle: ca.map(ToOwned::to_owned),
         connect_timeout: Duration::from_secs(5),
+        ..PostgresConfig::default()
     })
     .unwrap()
 }
@@ -156,6 +157,7 @@ async fn connection_attempts_are_bounded_and_reported_as_unreachable() {
     let target = PostgresTarget::new(PostgresConfig {
         ca_bundle: Some(PgCluster::shared().ca_pem_path().to_owned()),
         connect_timeout: Duration::from_secs(1),
+        ..PostgresConfig::default()
     })
     .unwrap();
     let secret = json!({"host": "127.0.0.1", "port": port, "username": "u", "password": "p"});
@@ -241,4 +243,38 @@ fn tempfile_with(content: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("{}.pem", unique_name("bad-ca")));
     std::fs::write(&path, content).unwrap();
     path
+}
+
+/// Without `TLS_CA_BUNDLE`, the system's roots are trusted plus the default bundle (where
+/// the SAM layer puts RDS's global bundle) when that file exists, and only then.
+#[tokio::test]
+async fn the_default_bundle_is_trusted_when_present() {
+    let cluster = PgCluster::shared();
+    let (user, password) = account_on(cluster).await;
+    let secret = || credential(secret_on(cluster, "127.0.0.1", &user, &password));
+    let with_default = |path: std::path::PathBuf| {
+        PostgresTarget::new(PostgresConfig {
+            ca_bundle: None,
+            default_ca_bundle: path,
+            ..PostgresConfig::default()
+        })
+        .unwrap()
+    };
+    let present = tempfile_with(cluster.ca_pem());
+    assert_eq!(
+        with_default(present.clone())
+            .try_login(&secret())
+            .await
+            .unwrap(),
+        Login::Accepted
+    );
+    let _ = std::fs::remove_file(present);
+    let absent = std::env::temp_dir().join(unique_name("no-such-bundle"));
+    let err = tls_error(with_default(absent).try_login(&secret()).await);
+    assert!(err.contains("not issued by a trusted CA"), "{err}");
+    assert_eq!(
+        PostgresConfig::default().default_ca_bundle,
+        std::path::Path::new("/opt/rds-ca/global-bundle.pem"),
+        "the path the SAM template's layer uses"
+    );
 }

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use secret_rotor::store::{SecretStore, Selector};
 use secret_rotor::{
-    Capabilities, Error, Login, Result, RotationToken, SecretDescription, SecretId, SecretValue,
-    Stage, Target, VersionId,
+    AlternateReport, Capabilities, Error, Login, Result, RotationToken, SecretDescription,
+    SecretId, SecretValue, Stage, Target, VersionId,
 };
 
 /// Which call to break.
@@ -228,5 +228,19 @@ impl<T: Target> Target for FaultyTarget<T> {
 
     fn alternate_username(&self, username: &str) -> Result<String> {
         self.inner.alternate_username(username)
+    }
+
+    async fn sync_alternate(
+        &self,
+        master: &Self::Credential,
+        current: &Self::Credential,
+        pending: &Self::Credential,
+    ) -> Result<AlternateReport> {
+        self.plan
+            .call(
+                "target.sync_alternate",
+                self.inner.sync_alternate(master, current, pending),
+            )
+            .await
     }
 }

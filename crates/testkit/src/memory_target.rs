@@ -4,11 +4,13 @@
 //! fault-injection machinery be tested without a database. Real targets run the same
 //! suites against their real servers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use secrecy::{ExposeSecret, SecretString};
-use secret_rotor::{Capabilities, Credential, Error, Login, Result, SecretValue, Strategy, Target};
+use secret_rotor::{
+    AlternateReport, Capabilities, Credential, Error, Login, Result, SecretValue, Strategy, Target,
+};
 
 /// A credential of the [`MemoryTarget`].
 #[derive(Debug, Clone)]
@@ -38,6 +40,7 @@ impl Credential for MemoryCredential {
 #[derive(Debug, Default)]
 struct Server {
     users: BTreeMap<String, String>,
+    grants: BTreeMap<String, BTreeSet<String>>,
     reachable: bool,
 }
 
@@ -48,6 +51,7 @@ struct Server {
 #[derive(Debug, Clone)]
 pub struct MemoryTarget {
     name: &'static str,
+    capabilities: Capabilities,
     server: Arc<Mutex<Server>>,
 }
 
@@ -62,8 +66,10 @@ impl MemoryTarget {
     pub fn new() -> Self {
         MemoryTarget {
             name: "memory",
+            capabilities: Capabilities::new(&[Strategy::SingleUser, Strategy::AlternatingUsers]),
             server: Arc::new(Mutex::new(Server {
                 users: BTreeMap::new(),
+                grants: BTreeMap::new(),
                 reachable: true,
             })),
         }
@@ -71,6 +77,13 @@ impl MemoryTarget {
 
     fn lock(&self) -> MutexGuard<'_, Server> {
         self.server.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The same server, declaring only `capabilities` (to test how the core refuses what a
+    /// target does not support).
+    pub fn declaring(mut self, capabilities: Capabilities) -> Self {
+        self.capabilities = capabilities;
+        self
     }
 
     /// Creates or resets a user.
@@ -83,6 +96,24 @@ impl MemoryTarget {
     /// The password a user has now (tests only).
     pub fn password_of(&self, username: &str) -> Option<String> {
         self.lock().users.get(username).cloned()
+    }
+
+    /// Grants a named privilege to a user.
+    pub fn grant(&self, username: &str, privilege: &str) {
+        self.lock()
+            .grants
+            .entry(username.to_owned())
+            .or_default()
+            .insert(privilege.to_owned());
+    }
+
+    /// The privileges a user holds.
+    pub fn grants_of(&self, username: &str) -> BTreeSet<String> {
+        self.lock()
+            .grants
+            .get(username)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Makes the server unreachable (every call fails with `TargetUnreachable`) or back.
@@ -121,7 +152,7 @@ impl Target for MemoryTarget {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new(&[Strategy::SingleUser])
+        self.capabilities
     }
 
     fn parse_credential(&self, secret: &SecretValue, version: &str) -> Result<MemoryCredential> {
@@ -160,5 +191,43 @@ impl Target for MemoryTarget {
 
     async fn verify(&self, pending: &MemoryCredential) -> Result<Login> {
         self.check(pending)
+    }
+
+    async fn sync_alternate(
+        &self,
+        master: &MemoryCredential,
+        current: &MemoryCredential,
+        pending: &MemoryCredential,
+    ) -> Result<AlternateReport> {
+        if let Login::Refused { reason } = self.check(master)? {
+            return Err(Error::LoginRefused {
+                target: master.server.clone(),
+                credential: "master".into(),
+                reason,
+            });
+        }
+        let mut server = self.lock();
+        let mut report = AlternateReport {
+            created: !server.users.contains_key(&pending.username),
+            ..AlternateReport::default()
+        };
+        let (a, b) = (current.username.clone(), pending.username.clone());
+        let grants_a = server.grants.get(&a).cloned().unwrap_or_default();
+        let grants_b = server.grants.get(&b).cloned().unwrap_or_default();
+        for (to, missing) in [
+            (&b, grants_a.difference(&grants_b)),
+            (&a, grants_b.difference(&grants_a)),
+        ] {
+            for privilege in missing {
+                report.synced.push(format!("granted {privilege} to {to}"));
+            }
+        }
+        let union: BTreeSet<String> = grants_a.union(&grants_b).cloned().collect();
+        server.grants.insert(a, union.clone());
+        server.grants.insert(b.clone(), union);
+        server
+            .users
+            .insert(b, pending.password.expose_secret().to_owned());
+        Ok(report)
     }
 }

@@ -10,6 +10,11 @@
 //!   (moto's own `RotateSecret` without a Lambda moves `AWSCURRENT` at once instead).
 //! - [`Moto::calls`] counts Secrets Manager API calls per `SecretId`, to prove that an
 //!   operation was (or was not) made.
+//! - RDS: [`Moto::create_db_instance`], [`Moto::create_read_replica`],
+//!   [`Moto::create_db_cluster`] and [`Moto::add_cluster_instance`] create moto RDS
+//!   resources whose endpoints point where the test says (a local database) instead of
+//!   moto's `*.rds.amazonaws.com` names; [`Moto::create_rds_managed_secret`] creates a
+//!   master secret as RDS does (`username`/`password` only, `aws:rds:*` tags).
 //!
 //! The shared server is shared by every test of the binary, which run in parallel: give
 //! each test its own secrets ([`unique_name`]) and never rely on global state such as
@@ -42,6 +47,20 @@ pub const HARNESS_SCRIPT_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/moto
 
 /// moto's default account.
 pub const ACCOUNT_ID: &str = "123456789012";
+
+/// The tag RDS puts on the master secret of a DB instance (its value: the instance's ARN).
+pub const RDS_PRIMARY_INSTANCE_TAG: &str = "aws:rds:primaryDBInstanceArn";
+
+/// The tag RDS puts on the master secret of a DB cluster (its value: the cluster's ARN).
+pub const RDS_PRIMARY_CLUSTER_TAG: &str = "aws:rds:primaryDBClusterArn";
+
+/// The tag that marks a secret as managed by another service (`rds` for RDS masters).
+pub const OWNING_SERVICE_TAG: &str = "aws:secretsmanager:owningService";
+
+/// The master user of the RDS resources the harness creates (moto requires one; nothing
+/// logs in with it).
+const RDS_DUMMY_MASTER_USER: &str = "rotoradmin";
+const RDS_DUMMY_MASTER_PASSWORD: &str = "not-a-real-password";
 
 /// The region every harness uses.
 pub const REGION: &str = "us-east-1";
@@ -215,6 +234,26 @@ impl Moto {
         aws_sdk_secretsmanager::Client::from_conf(config)
     }
 
+    /// An aws-sdk-rds client for this server (static test credentials), e.g. for
+    /// `secret_rotor::rds::RdsLocator::new`.
+    ///
+    /// Build one per test (per tokio runtime), like [`Moto::sdk_client`].
+    pub fn rds_client(&self) -> aws_sdk_rds::Client {
+        let config = aws_sdk_rds::Config::builder()
+            .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
+            .region(aws_sdk_rds::config::Region::new(self.region.clone()))
+            .credentials_provider(aws_sdk_rds::config::Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "secret-rotor-testkit",
+            ))
+            .endpoint_url(&self.endpoint)
+            .build();
+        aws_sdk_rds::Client::from_conf(config)
+    }
+
     /// secret-rotor's store on this server.
     pub async fn store(&self) -> AwsSecretStore {
         AwsSecretStore::new(self.sdk_client())
@@ -238,6 +277,296 @@ impl Moto {
                 )
             });
         out.arn.expect("CreateSecret returned no ARN")
+    }
+
+    /// A master secret as RDS creates it (`ManageMasterUserPassword`): the value is
+    /// `{"username", "password"}` only, the tags are `aws:rds:primaryDBInstanceArn` (when
+    /// `primary_arn` contains `:db:`) or `aws:rds:primaryDBClusterArn` (`:cluster:`) =
+    /// `primary_arn`, and `aws:secretsmanager:owningService` = `rds` (moto accepts these
+    /// reserved `aws:` keys through `CreateSecret`; `DescribeSecret` returns them in `Tags`
+    /// and `OwningService` = `rds`). Returns the secret's ARN; panics on failure or when
+    /// `primary_arn` is neither an instance nor a cluster ARN.
+    pub async fn create_rds_managed_secret(
+        &self,
+        name: &str,
+        username: &str,
+        password: &str,
+        primary_arn: &str,
+    ) -> String {
+        let primary_tag = if primary_arn.contains(":cluster:") {
+            RDS_PRIMARY_CLUSTER_TAG
+        } else if primary_arn.contains(":db:") {
+            RDS_PRIMARY_INSTANCE_TAG
+        } else {
+            panic!(
+                "create_rds_managed_secret: {primary_arn:?} is neither a DB instance ARN \
+                 (arn:aws:rds:REGION:ACCOUNT:db:ID) nor a DB cluster ARN (...:cluster:ID)"
+            )
+        };
+        let tag = |key: &str, value: &str| {
+            aws_sdk_secretsmanager::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+        };
+        let value = json!({ "username": username, "password": password }).to_string();
+        let out = self
+            .sdk_client()
+            .create_secret()
+            .name(name)
+            .description(format!(
+                "The secret associated with the primary RDS DB: {primary_arn}"
+            ))
+            .secret_string(value)
+            .tags(tag(primary_tag, primary_arn))
+            .tags(tag(OWNING_SERVICE_TAG, "rds"))
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "CreateSecret {name:?} (RDS-managed, {primary_tag}={primary_arn}) on moto ({}) \
+                     failed: {}",
+                    self.endpoint,
+                    DisplayErrorContext(&e)
+                )
+            });
+        out.arn.expect("CreateSecret returned no ARN")
+    }
+
+    /// `CreateDBInstance` (class `db.t3.micro`, a dummy master user) of `engine`
+    /// (`postgres`, `mysql`, `mariadb`, ...; moto reports it as given), then points its
+    /// endpoint at `address:port` ([`Moto::set_db_instance_endpoint`]). Returns the
+    /// instance's ARN (`arn:aws:rds:us-east-1:123456789012:db:ID`). Panics on failure.
+    ///
+    /// moto (like RDS) lower-cases identifiers and refuses ones that do not start with a
+    /// letter. `DescribeDBInstances` accepts the id or the ARN as `DBInstanceIdentifier`.
+    pub async fn create_db_instance(
+        &self,
+        id: &str,
+        engine: &str,
+        address: &str,
+        port: u16,
+    ) -> String {
+        let out = self
+            .rds_client()
+            .create_db_instance()
+            .db_instance_identifier(id)
+            .engine(engine)
+            .set_engine_version(engine_version_for_moto(engine).map(str::to_owned))
+            .db_instance_class("db.t3.micro")
+            .allocated_storage(20)
+            .master_username(RDS_DUMMY_MASTER_USER)
+            .master_user_password(RDS_DUMMY_MASTER_PASSWORD)
+            .port(i32::from(port))
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "CreateDBInstance {id:?} ({engine}) on moto ({}) failed: {}",
+                    self.endpoint,
+                    aws_sdk_rds::error::DisplayErrorContext(&e)
+                )
+            });
+        let arn = out
+            .db_instance
+            .and_then(|db| db.db_instance_arn)
+            .expect("CreateDBInstance returned no DBInstanceArn");
+        self.set_db_instance_endpoint(&arn, Some(address), Some(port))
+            .await;
+        arn
+    }
+
+    /// `CreateDBInstanceReadReplica` of `source_id` (an id, or an ARN), then points the
+    /// replica's endpoint at `address:port`. Returns the replica's ARN. Panics on failure,
+    /// or when moto does not report `ReadReplicaSourceDBInstanceIdentifier`.
+    ///
+    /// moto reports `ReadReplicaSourceDBInstanceIdentifier` exactly as `source_id` was
+    /// given (the source's id, or its ARN when created from the ARN: AWS does the latter
+    /// only for cross-region replicas). The engine is the source's. Unlike
+    /// `CreateDBInstance`, moto does not check the replica's identifier, so a replica can
+    /// be called `127` (the first DNS label of `127.0.0.1`, for AWS's replica rule; it
+    /// cannot be deleted then: `DeleteDBInstance` does check).
+    pub async fn create_read_replica(
+        &self,
+        id: &str,
+        source_id: &str,
+        address: &str,
+        port: u16,
+    ) -> String {
+        let out = self
+            .rds_client()
+            .create_db_instance_read_replica()
+            .db_instance_identifier(id)
+            .source_db_instance_identifier(source_id)
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "CreateDBInstanceReadReplica {id:?} of {source_id:?} on moto ({}) failed: {}",
+                    self.endpoint,
+                    aws_sdk_rds::error::DisplayErrorContext(&e)
+                )
+            });
+        let db = out
+            .db_instance
+            .expect("CreateDBInstanceReadReplica returned no DBInstance");
+        assert!(
+            db.read_replica_source_db_instance_identifier.is_some(),
+            "moto did not report ReadReplicaSourceDBInstanceIdentifier for replica {id:?}: {db:?}"
+        );
+        let arn = db
+            .db_instance_arn
+            .expect("CreateDBInstanceReadReplica returned no DBInstanceArn");
+        self.set_db_instance_endpoint(&arn, Some(address), Some(port))
+            .await;
+        arn
+    }
+
+    /// `CreateDBCluster` of `engine` (`aurora-postgresql`, `aurora-mysql`, ...) with no
+    /// member, then points its writer endpoint (`Endpoint`) at `address:port` (the reader
+    /// endpoint keeps moto's name: see [`Moto::set_db_cluster_endpoint`]). Returns the
+    /// cluster's ARN (`arn:aws:rds:us-east-1:123456789012:cluster:ID`). Panics on failure.
+    ///
+    /// `DescribeDBClusters` accepts the id or the ARN as `DBClusterIdentifier`; moto does
+    /// not check cluster identifiers (a cluster can be called `127`).
+    pub async fn create_db_cluster(
+        &self,
+        id: &str,
+        engine: &str,
+        address: &str,
+        port: u16,
+    ) -> String {
+        let out = self
+            .rds_client()
+            .create_db_cluster()
+            .db_cluster_identifier(id)
+            .engine(engine)
+            .master_username(RDS_DUMMY_MASTER_USER)
+            .master_user_password(RDS_DUMMY_MASTER_PASSWORD)
+            .port(i32::from(port))
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "CreateDBCluster {id:?} ({engine}) on moto ({}) failed: {}",
+                    self.endpoint,
+                    aws_sdk_rds::error::DisplayErrorContext(&e)
+                )
+            });
+        let arn = out
+            .db_cluster
+            .and_then(|c| c.db_cluster_arn)
+            .expect("CreateDBCluster returned no DBClusterArn");
+        self.set_db_cluster_endpoint(&arn, Some(address), None, Some(port))
+            .await;
+        arn
+    }
+
+    /// A member instance of cluster `cluster_id` (`CreateDBInstance` with
+    /// `DBClusterIdentifier` and the cluster's engine), its endpoint pointed at
+    /// `address:port`. `DescribeDBInstances` then reports its `DBClusterIdentifier`; the
+    /// first member is the cluster's writer. Returns the instance's ARN. Panics on failure.
+    pub async fn add_cluster_instance(
+        &self,
+        cluster_id: &str,
+        instance_id: &str,
+        address: &str,
+        port: u16,
+    ) -> String {
+        let client = self.rds_client();
+        let cluster = client
+            .describe_db_clusters()
+            .db_cluster_identifier(cluster_id)
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "DescribeDBClusters {cluster_id:?} on moto ({}) failed: {}",
+                    self.endpoint,
+                    aws_sdk_rds::error::DisplayErrorContext(&e)
+                )
+            })
+            .db_clusters
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("DescribeDBClusters {cluster_id:?} returned no cluster"));
+        let engine = cluster
+            .engine
+            .unwrap_or_else(|| panic!("moto reported no Engine for cluster {cluster_id:?}"));
+        let cluster_id = cluster
+            .db_cluster_identifier
+            .unwrap_or_else(|| cluster_id.to_owned());
+        let out = client
+            .create_db_instance()
+            .db_instance_identifier(instance_id)
+            .db_cluster_identifier(&cluster_id)
+            .engine(&engine)
+            .db_instance_class("db.t3.micro")
+            .port(i32::from(port))
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "CreateDBInstance {instance_id:?} in cluster {cluster_id:?} ({engine}) on \
+                     moto ({}) failed: {}",
+                    self.endpoint,
+                    aws_sdk_rds::error::DisplayErrorContext(&e)
+                )
+            });
+        let arn = out
+            .db_instance
+            .and_then(|db| db.db_instance_arn)
+            .expect("CreateDBInstance returned no DBInstanceArn");
+        self.set_db_instance_endpoint(&arn, Some(address), Some(port))
+            .await;
+        arn
+    }
+
+    /// Sets what `DescribeDBInstances` reports as the `Endpoint` of DB instance `id` (an id
+    /// or an ARN): `Address` = `address` (`None`: moto's own
+    /// `{id}.aaaaaaaaaa.{region}.rds.amazonaws.com`) and, when given, `Port`. Panics on
+    /// failure (e.g. no such instance).
+    pub async fn set_db_instance_endpoint(
+        &self,
+        id: &str,
+        address: Option<&str>,
+        port: Option<u16>,
+    ) {
+        let mut body = json!({ "DBInstanceIdentifier": id, "Address": address });
+        if let Some(port) = port {
+            body["Port"] = port.into();
+        }
+        if let Err(e) = self.control_post("rds-endpoint", &body).await {
+            panic!(
+                "setting the endpoint of DB instance {id:?} to {address:?}:{port:?} failed: {e}"
+            );
+        }
+    }
+
+    /// Sets what `DescribeDBClusters` reports for DB cluster `id` (an id or an ARN):
+    /// `Endpoint` = `address` (`None`: moto's `{id}.cluster-XXXX.{region}.rds.amazonaws.com`),
+    /// `ReaderEndpoint` = `reader_address` when given, and `Port` when given. Panics on
+    /// failure (e.g. no such cluster).
+    pub async fn set_db_cluster_endpoint(
+        &self,
+        id: &str,
+        address: Option<&str>,
+        reader_address: Option<&str>,
+        port: Option<u16>,
+    ) {
+        let mut body = json!({ "DBClusterIdentifier": id, "Address": address });
+        if let Some(reader) = reader_address {
+            body["ReaderAddress"] = reader.into();
+        }
+        if let Some(port) = port {
+            body["Port"] = port.into();
+        }
+        if let Err(e) = self.control_post("rds-endpoint", &body).await {
+            panic!(
+                "setting the endpoints of DB cluster {id:?} to {address:?}:{port:?} failed: {e}"
+            );
+        }
     }
 
     /// What the real `RotateSecret` does before it invokes the function: refuses while
@@ -390,5 +719,14 @@ impl Moto {
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("HTTP {status}: {value}")))
         }
+    }
+}
+
+/// An `EngineVersion` for engines that moto's `CreateDBInstance` has no default for (it
+/// fails with an internal error on `mariadb` without one).
+fn engine_version_for_moto(engine: &str) -> Option<&'static str> {
+    match engine {
+        "mariadb" => Some("10.11.8"),
+        _ => None,
     }
 }

@@ -1,7 +1,7 @@
 //! The conformance suite on the reference in-memory target: the suite itself is checked
 //! against a target whose behaviour is known, with moto as the Secrets Manager API.
 
-use secret_rotor_testkit::conformance::Fixture;
+use secret_rotor_testkit::conformance::{AlternatingFixture, Fixture};
 use secret_rotor_testkit::memory_target::MemoryTarget;
 use serde_json::{Value, json};
 
@@ -9,7 +9,15 @@ use serde_json::{Value, json};
 fn fixture() -> MemoryFixture {
     use std::sync::OnceLock;
     static SERVER: OnceLock<MemoryTarget> = OnceLock::new();
-    MemoryFixture(SERVER.get_or_init(MemoryTarget::new).clone())
+    MemoryFixture(
+        SERVER
+            .get_or_init(|| {
+                let server = MemoryTarget::new();
+                server.set_user("admin", "admin-pw");
+                server
+            })
+            .clone(),
+    )
 }
 
 struct MemoryFixture(MemoryTarget);
@@ -38,4 +46,20 @@ impl Fixture for MemoryFixture {
     }
 }
 
+impl AlternatingFixture for MemoryFixture {
+    fn master_secret(&self) -> Value {
+        self.secret_for("admin", "admin-pw")
+    }
+
+    async fn grant_probe(&self, username: &str) {
+        self.0.grant(username, "SELECT ON probe");
+    }
+
+    async fn can_use_probe(&self, username: &str, password: &str) -> bool {
+        self.can_login(username, password).await
+            && self.0.grants_of(username).contains("SELECT ON probe")
+    }
+}
+
 secret_rotor_testkit::conformance_tests!(fixture());
+secret_rotor_testkit::alternating_conformance_tests!(fixture());

@@ -346,3 +346,253 @@ async fn rotate_like_the_service_sends_the_four_steps() {
     assert!(moto.start_rotation(&name, None).await.is_err());
     lambda.shutdown().await;
 }
+
+/// The one instance `id` (an id or an ARN) that `DescribeDBInstances` reports.
+async fn describe_instance(rds: &aws_sdk_rds::Client, id: &str) -> aws_sdk_rds::types::DbInstance {
+    let out = rds
+        .describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "DescribeDBInstances {id:?}: {}",
+                aws_sdk_rds::error::DisplayErrorContext(&e)
+            )
+        });
+    let mut instances = out.db_instances.unwrap_or_default();
+    assert_eq!(instances.len(), 1, "{instances:?}");
+    instances.remove(0)
+}
+
+/// The one cluster `id` (an id or an ARN) that `DescribeDBClusters` reports.
+async fn describe_cluster(rds: &aws_sdk_rds::Client, id: &str) -> aws_sdk_rds::types::DbCluster {
+    let out = rds
+        .describe_db_clusters()
+        .db_cluster_identifier(id)
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "DescribeDBClusters {id:?}: {}",
+                aws_sdk_rds::error::DisplayErrorContext(&e)
+            )
+        });
+    let mut clusters = out.db_clusters.unwrap_or_default();
+    assert_eq!(clusters.len(), 1, "{clusters:?}");
+    clusters.remove(0)
+}
+
+fn address_of(db: &aws_sdk_rds::types::DbInstance) -> (Option<&str>, Option<i32>) {
+    let endpoint = db.endpoint.as_ref().expect("an Endpoint");
+    (endpoint.address.as_deref(), endpoint.port)
+}
+
+#[tokio::test]
+async fn moto_rds_instance_and_replica_endpoints_point_at_local_hosts() {
+    let moto = Moto::shared();
+    let rds = moto.rds_client();
+    let id = unique_name("harness-db-");
+    let arn = moto
+        .create_db_instance(&id, "postgres", "127.0.0.1", 55432)
+        .await;
+    assert_eq!(arn, format!("arn:aws:rds:us-east-1:123456789012:db:{id}"));
+
+    // By id and by ARN (what the `aws:rds:primaryDBInstanceArn` tag holds).
+    for key in [&id, &arn] {
+        let db = describe_instance(&rds, key).await;
+        assert_eq!(address_of(&db), (Some("127.0.0.1"), Some(55432)), "{db:?}");
+        assert_eq!(db.engine.as_deref(), Some("postgres"));
+        assert_eq!(db.db_instance_identifier.as_deref(), Some(id.as_str()));
+        assert_eq!(db.db_instance_arn.as_deref(), Some(arn.as_str()));
+        assert_eq!(db.read_replica_source_db_instance_identifier, None);
+        assert_eq!(db.db_cluster_identifier, None);
+    }
+
+    let replica_id = unique_name("harness-replica-");
+    let replica_arn = moto
+        .create_read_replica(&replica_id, &id, "localhost", 55433)
+        .await;
+    let replica = describe_instance(&rds, &replica_arn).await;
+    assert_eq!(address_of(&replica), (Some("localhost"), Some(55433)));
+    assert_eq!(replica.engine.as_deref(), Some("postgres"));
+    assert_eq!(
+        replica
+            .read_replica_source_db_instance_identifier
+            .as_deref(),
+        Some(id.as_str()),
+        "the source's id (not its ARN) for a replica made from the id"
+    );
+    // The replica's override does not leak onto its source (moto copies the source).
+    let source = describe_instance(&rds, &id).await;
+    assert_eq!(address_of(&source), (Some("127.0.0.1"), Some(55432)));
+    assert_eq!(
+        source.read_replica_db_instance_identifiers,
+        Some(vec![replica_id.clone()])
+    );
+
+    // Other engines keep their names; None restores moto's own address.
+    let mariadb = unique_name("harness-mariadb-");
+    moto.create_db_instance(&mariadb, "mariadb", "localhost", 3306)
+        .await;
+    assert_eq!(
+        describe_instance(&rds, &mariadb).await.engine.as_deref(),
+        Some("mariadb")
+    );
+    moto.set_db_instance_endpoint(&mariadb, None, None).await;
+    let restored = describe_instance(&rds, &mariadb).await;
+    assert_eq!(
+        address_of(&restored),
+        (
+            Some(format!("{mariadb}.aaaaaaaaaa.us-east-1.rds.amazonaws.com").as_str()),
+            Some(3306)
+        )
+    );
+}
+
+#[tokio::test]
+async fn moto_rds_cluster_endpoints_point_at_local_hosts() {
+    let moto = Moto::shared();
+    let rds = moto.rds_client();
+    let id = unique_name("harness-cluster-");
+    let arn = moto
+        .create_db_cluster(&id, "aurora-postgresql", "127.0.0.1", 55434)
+        .await;
+    assert_eq!(
+        arn,
+        format!("arn:aws:rds:us-east-1:123456789012:cluster:{id}")
+    );
+    for key in [&id, &arn] {
+        let cluster = describe_cluster(&rds, key).await;
+        assert_eq!(
+            cluster.endpoint.as_deref(),
+            Some("127.0.0.1"),
+            "{cluster:?}"
+        );
+        assert_eq!(cluster.port, Some(55434));
+        assert_eq!(cluster.engine.as_deref(), Some("aurora-postgresql"));
+        assert_eq!(cluster.db_cluster_arn.as_deref(), Some(arn.as_str()));
+        let reader = cluster.reader_endpoint.as_deref().unwrap_or_default();
+        assert!(
+            reader.starts_with(&format!("{id}.cluster-ro-")),
+            "the reader endpoint keeps moto's name: {reader}"
+        );
+    }
+
+    let member = unique_name("harness-member-");
+    let member_arn = moto
+        .add_cluster_instance(&id, &member, "localhost", 55435)
+        .await;
+    let db = describe_instance(&rds, &member_arn).await;
+    assert_eq!(address_of(&db), (Some("localhost"), Some(55435)));
+    assert_eq!(db.db_cluster_identifier.as_deref(), Some(id.as_str()));
+    assert_eq!(db.engine.as_deref(), Some("aurora-postgresql"));
+    let cluster = describe_cluster(&rds, &id).await;
+    let members: Vec<_> = cluster
+        .db_cluster_members
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| (m.db_instance_identifier, m.is_cluster_writer))
+        .collect();
+    assert_eq!(members, vec![(Some(member.clone()), Some(true))]);
+
+    moto.set_db_cluster_endpoint(&arn, Some("localhost"), Some("127.0.0.1"), Some(6543))
+        .await;
+    let cluster = describe_cluster(&rds, &id).await;
+    assert_eq!(
+        (
+            cluster.endpoint.as_deref(),
+            cluster.reader_endpoint.as_deref(),
+            cluster.port
+        ),
+        (Some("localhost"), Some("127.0.0.1"), Some(6543))
+    );
+}
+
+/// AWS's replica rule reads the instance identifier from the first DNS label of a host.
+/// `*.localhost` does not resolve everywhere, so a test whose replica and master must both
+/// be reachable uses `localhost` and `127.0.0.1`: identifiers `localhost` and `127`.
+/// moto accepts `127` for a read replica and a cluster (not in CreateDBInstance nor
+/// DeleteDBInstance). These
+/// identifiers are global: use a dedicated server.
+#[tokio::test]
+async fn moto_rds_loopback_identifiers_follow_the_replica_rule() {
+    let moto = Moto::start();
+    let rds = moto.rds_client();
+    moto.create_db_instance("localhost", "postgres", "localhost", 55436)
+        .await;
+    moto.create_read_replica("127", "localhost", "127.0.0.1", 55436)
+        .await;
+    let replica = describe_instance(&rds, "127").await;
+    assert_eq!(
+        replica
+            .read_replica_source_db_instance_identifier
+            .as_deref(),
+        Some("localhost")
+    );
+    assert_eq!(address_of(&replica), (Some("127.0.0.1"), Some(55436)));
+    // moto refuses to delete `127` (DeleteDBInstance checks the identifier); the cluster
+    // below needs the name `localhost` only.
+    rds.delete_db_instance()
+        .db_instance_identifier("localhost")
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .unwrap();
+
+    // Aurora: the cluster endpoint 127.0.0.1 names cluster `127`; member `localhost`.
+    moto.create_db_cluster("127", "aurora-postgresql", "127.0.0.1", 55436)
+        .await;
+    moto.add_cluster_instance("127", "localhost", "localhost", 55436)
+        .await;
+    let member = describe_instance(&rds, "localhost").await;
+    assert_eq!(member.db_cluster_identifier.as_deref(), Some("127"));
+}
+
+#[tokio::test]
+async fn moto_keeps_the_aws_tags_of_rds_managed_master_secrets() {
+    let moto = Moto::shared();
+    let store = moto.store().await;
+    let instance_arn = "arn:aws:rds:us-east-1:123456789012:db:harness-tagged";
+    let cluster_arn = "arn:aws:rds:us-east-1:123456789012:cluster:harness-tagged";
+    for (primary, tag) in [
+        (instance_arn, "aws:rds:primaryDBInstanceArn"),
+        (cluster_arn, "aws:rds:primaryDBClusterArn"),
+    ] {
+        let name = unique_name("rds!db-harness-");
+        let arn = moto
+            .create_rds_managed_secret(&name, "postgres", "master-pw", primary)
+            .await;
+        let described = store.describe(&SecretId::new(&arn).unwrap()).await.unwrap();
+        let expected: std::collections::BTreeMap<String, String> =
+            [(tag, primary), ("aws:secretsmanager:owningService", "rds")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+        assert_eq!(described.tags, expected);
+
+        let sdk = moto
+            .sdk_client()
+            .describe_secret()
+            .secret_id(&name)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sdk.owning_service.as_deref(), Some("rds"));
+
+        let value = store
+            .get_value(
+                &SecretId::new(&name).unwrap(),
+                &Selector::stage(Stage::Current),
+            )
+            .await
+            .unwrap()
+            .expect("a current value");
+        assert_eq!(value.keys().collect::<Vec<_>>(), ["username", "password"]);
+        assert_eq!(value.username(), Some("postgres"));
+        assert_eq!(
+            value.password().map(|p| p.expose_secret()),
+            Some("master-pw")
+        );
+    }
+}

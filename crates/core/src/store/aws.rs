@@ -30,12 +30,13 @@ impl AwsSecretStore {
     /// `SECRETS_MANAGER_ENDPOINT` (AWS's templates' variable) taking precedence, and
     /// `region` overriding the chain's region.
     pub async fn from_env(endpoint_url: Option<&str>, region: Option<&str>) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(region) = region {
-            loader = loader.region(aws_config::Region::new(region.to_owned()));
-        }
-        let shared = loader.load().await;
-        let mut config = aws_sdk_secretsmanager::config::Builder::from(&shared);
+        AwsSecretStore::from_sdk_config(&load_sdk_config(region).await, endpoint_url)
+    }
+
+    /// Builds a client from a loaded configuration, with `endpoint_url` or else
+    /// `SECRETS_MANAGER_ENDPOINT` taking precedence over the configuration's endpoint.
+    pub fn from_sdk_config(shared: &aws_config::SdkConfig, endpoint_url: Option<&str>) -> Self {
+        let mut config = aws_sdk_secretsmanager::config::Builder::from(shared);
         let from_env = std::env::var(SECRETS_MANAGER_ENDPOINT)
             .ok()
             .filter(|v| !v.trim().is_empty());
@@ -49,6 +50,15 @@ impl AwsSecretStore {
     pub fn client(&self) -> &Client {
         &self.client
     }
+}
+
+/// Loads the standard AWS configuration chain, with `region` overriding the chain's.
+pub async fn load_sdk_config(region: Option<&str>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region.to_owned()));
+    }
+    loader.load().await
 }
 
 fn sm_error<E, R>(operation: &'static str, err: SdkError<E, R>) -> Error
@@ -109,11 +119,18 @@ impl SecretStore for AwsSecretStore {
             })?;
             versions.insert(id, stages.iter().map(|s| Stage::parse(s)).collect());
         }
+        let tags = out
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|t| Some((t.key?, t.value.unwrap_or_default())))
+            .collect();
         Ok(SecretDescription {
             arn: out.arn.unwrap_or_default(),
             name: out.name.unwrap_or_default(),
             rotation_enabled: out.rotation_enabled,
             versions,
+            tags,
         })
     }
 

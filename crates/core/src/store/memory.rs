@@ -40,6 +40,7 @@ pub struct MemoryStore {
 struct MemSecret {
     arn: String,
     name: String,
+    tags: std::collections::BTreeMap<String, String>,
     rotation_enabled: Option<bool>,
     versions: Vec<MemVersion>,
     next_version: u64,
@@ -121,6 +122,7 @@ impl MemoryStore {
         secrets.push(MemSecret {
             arn: arn.clone(),
             name: name.to_owned(),
+            tags: Default::default(),
             rotation_enabled: None,
             versions: vec![MemVersion {
                 id: id.clone(),
@@ -170,6 +172,15 @@ impl MemoryStore {
             }
             Ok(token)
         })
+    }
+
+    /// Sets a tag on the secret.
+    pub fn tag(&self, secret_id: &SecretId, key: &str, value: &str) {
+        self.with_secret("TagResource", secret_id, |s| {
+            s.tags.insert(key.to_owned(), value.to_owned());
+            Ok(())
+        })
+        .expect("secret exists");
     }
 
     /// Sets `RotationEnabled` (`None`: never configured).
@@ -232,6 +243,7 @@ impl SecretStore for MemoryStore {
                     .filter(|v| !v.stages.is_empty())
                     .map(|v| (v.id.clone(), v.stages.clone()))
                     .collect(),
+                tags: s.tags.clone(),
             })
         })
     }

@@ -10,7 +10,7 @@ mod memory;
 
 use std::future::Future;
 
-pub use aws::{AwsSecretStore, SECRETS_MANAGER_ENDPOINT};
+pub use aws::{AwsSecretStore, SECRETS_MANAGER_ENDPOINT, load_sdk_config};
 pub use memory::MemoryStore;
 
 use crate::error::Result;

@@ -1,18 +1,26 @@
 //! The rotation state machine: preconditions, then one of the four steps.
+//!
+//! [`Rotator`] lives here with the preconditions; each step has its own module.
+
+mod create;
+mod finish;
+mod guard;
+mod master;
+mod set;
 
 use std::time::Instant;
 
 use serde_json::Value;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::config::RotationConfig;
 use crate::error::{Error, Result};
-use crate::event::{RotationEvent, RotationToken, SecretId, Step, VersionId};
+use crate::event::{RotationEvent, SecretId, Step, VersionId};
 use crate::outcome::{Outcome, StepReport};
 use crate::secret::SecretValue;
 use crate::stage::{SecretDescription, Stage};
 use crate::store::{SecretStore, Selector};
-use crate::target::{Credential, Login, Strategy, Target};
+use crate::target::Target;
 
 /// Runs rotation steps for one target against one secret store.
 ///
@@ -23,6 +31,8 @@ pub struct Rotator<T, S> {
     target: T,
     store: S,
     config: RotationConfig,
+    #[cfg(feature = "rds")]
+    rds: Option<crate::rds::RdsLocator>,
 }
 
 /// The state of the secret after the preconditions.
@@ -41,7 +51,16 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
             target,
             store,
             config,
+            #[cfg(feature = "rds")]
+            rds: None,
         })
+    }
+
+    /// Resolves RDS-managed master secrets (alternating users) with this locator.
+    #[cfg(feature = "rds")]
+    pub fn with_rds(mut self, locator: crate::rds::RdsLocator) -> Self {
+        self.rds = Some(locator);
+        self
     }
 
     /// The target.
@@ -255,194 +274,4 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
             .await?;
         self.target.parse_credential(&value, "AWSPENDING")
     }
-
-    /// createSecret: store a new pending value unless the pending version has one.
-    async fn create_secret(
-        &self,
-        secret_id: &SecretId,
-        token: &VersionId,
-        description: &SecretDescription,
-        rotation_token: Option<&RotationToken>,
-    ) -> Result<Outcome> {
-        let existing = self
-            .store
-            .get_value(secret_id, &Selector::version(token, Stage::Pending))
-            .await?;
-        if let Some(existing) = existing {
-            self.target.parse_credential(&existing, "AWSPENDING")?;
-            return Ok(Outcome::PendingExists);
-        }
-        let (current, current_credential) = self.read_current(secret_id, description).await?;
-        let mut pending = current.with_password(self.config.password.generate()?);
-        if self.config.strategy == Strategy::AlternatingUsers {
-            let alternate = self
-                .target
-                .alternate_username(current_credential.username())?;
-            pending = pending.with_username(&alternate);
-        }
-        let pending_credential = self.target.parse_credential(&pending, "AWSPENDING")?;
-        self.store
-            .put_pending(secret_id, token, &pending, rotation_token)
-            .await?;
-        Ok(Outcome::PendingCreated {
-            username: pending_credential.username().to_owned(),
-        })
-    }
-
-    /// setSecret: make the pending credential work on the target.
-    async fn set_secret(
-        &self,
-        secret_id: &SecretId,
-        token: &VersionId,
-        description: &SecretDescription,
-    ) -> Result<Outcome> {
-        let pending = self.read_pending(secret_id, token).await?;
-        // Asked first: a retry after a crash between the change and the step's return.
-        if self.target.try_login(&pending).await?.is_accepted() {
-            return Ok(Outcome::AlreadyLive);
-        }
-        let (_, current) = self.read_current(secret_id, description).await?;
-        guard_same_account(&current, &pending, "AWSCURRENT")?;
-        if let Login::Accepted = self.target.set_password(&current, &pending).await? {
-            info!(%secret_id, user = pending.username(), "password changed, logged in with AWSCURRENT");
-            return Ok(Outcome::PasswordSet {
-                using: Stage::Current,
-            });
-        }
-        if let Some(previous) = self.read_previous(secret_id, description, &pending).await?
-            && let Login::Accepted = self.target.set_password(&previous, &pending).await?
-        {
-            info!(%secret_id, user = pending.username(), "password changed, logged in with AWSPREVIOUS");
-            return Ok(Outcome::PasswordSet {
-                using: Stage::Previous,
-            });
-        }
-        Err(Error::NoWorkingCredential {
-            secret_id: secret_id.to_string(),
-        })
-    }
-
-    /// The `AWSPREVIOUS` credential, when there is one that is for the pending account.
-    async fn read_previous(
-        &self,
-        secret_id: &SecretId,
-        description: &SecretDescription,
-        pending: &T::Credential,
-    ) -> Result<Option<T::Credential>> {
-        let Some(previous_id) = description.version_with(&Stage::Previous) else {
-            return Ok(None);
-        };
-        let Some(value) = self
-            .store
-            .get_value(secret_id, &Selector::version(previous_id, Stage::Previous))
-            .await?
-        else {
-            return Ok(None);
-        };
-        match self.target.parse_credential(&value, "AWSPREVIOUS") {
-            Ok(previous) if guard_same_account(&previous, pending, "AWSPREVIOUS").is_ok() => {
-                Ok(Some(previous))
-            }
-            Ok(_) => {
-                warn!(%secret_id, "AWSPREVIOUS is for another user or server: not trying it");
-                Ok(None)
-            }
-            Err(error) => {
-                warn!(%secret_id, code = error.code(), error = %error, "AWSPREVIOUS is unusable: not trying it");
-                Ok(None)
-            }
-        }
-    }
-
-    /// testSecret: prove the pending credential works. Changes nothing.
-    async fn test_secret(&self, secret_id: &SecretId, token: &VersionId) -> Result<Outcome> {
-        let pending = self.read_pending(secret_id, token).await?;
-        match self.target.verify(&pending).await? {
-            Login::Accepted => Ok(Outcome::Tested),
-            Login::Refused { reason } => Err(Error::LoginRefused {
-                target: pending.server(),
-                credential: "AWSPENDING".into(),
-                reason,
-            }),
-        }
-    }
-
-    /// finishSecret: promote the pending version, after proving it logs in.
-    async fn finish_secret(
-        &self,
-        secret_id: &SecretId,
-        token: &VersionId,
-        description: &SecretDescription,
-    ) -> Result<Outcome> {
-        let current_id = description
-            .version_with(&Stage::Current)
-            .ok_or_else(|| Error::MissingValue {
-                secret_id: secret_id.to_string(),
-                version: "AWSCURRENT".into(),
-            })?
-            .clone();
-        let pending = self.read_pending(secret_id, token).await?;
-        if !self.target.try_login(&pending).await?.is_accepted() {
-            return Err(Error::PendingNotLive {
-                secret_id: secret_id.to_string(),
-                token: token.to_string(),
-            });
-        }
-        self.store
-            .update_stage(secret_id, Stage::Current, Some(token), Some(&current_id))
-            .await?;
-        self.remove_pending_label(secret_id, token).await?;
-        info!(%secret_id, %token, previous = %current_id, "AWSCURRENT moved to the new version");
-        Ok(Outcome::Promoted {
-            previous_version: current_id,
-        })
-    }
-}
-
-impl<T: Target, S: SecretStore> Rotator<T, S> {
-    /// Detaches `AWSPENDING` from the promoted version, so that no label is left that
-    /// could block or confuse the next rotation. Secrets Manager's documentation says
-    /// moving `AWSCURRENT` already removes it, while users of AWS's templates (#168) and
-    /// moto see it stay: when the service answers that the label is not there, the goal
-    /// is reached.
-    async fn remove_pending_label(&self, secret_id: &SecretId, token: &VersionId) -> Result<()> {
-        match self
-            .store
-            .update_stage(secret_id, Stage::Pending, None, Some(token))
-            .await
-        {
-            Err(Error::SecretsManager {
-                service_code: Some(code),
-                ..
-            }) if code == "InvalidParameterException" || code == "InvalidRequestException" => {
-                debug!(%secret_id, %token, "AWSPENDING was already detached");
-                Ok(())
-            }
-            other => other,
-        }
-    }
-}
-
-/// The confused-deputy guard: never apply a pending credential meant for another user or
-/// server than the one we log in as.
-fn guard_same_account<C: Credential>(other: &C, pending: &C, label: &str) -> Result<()> {
-    if other.username() != pending.username() {
-        return Err(Error::CredentialMismatch {
-            reason: format!(
-                "AWSPENDING is for user {:?} but {label} is for user {:?}",
-                pending.username(),
-                other.username()
-            ),
-        });
-    }
-    if other.server() != pending.server() {
-        return Err(Error::CredentialMismatch {
-            reason: format!(
-                "AWSPENDING is for server {} but {label} is for server {}",
-                pending.server(),
-                other.server()
-            ),
-        });
-    }
-    Ok(())
 }

@@ -1,0 +1,175 @@
+//! Where the database of a master secret is, when RDS manages that secret.
+//!
+//! A master secret that RDS creates (`ManageMasterUserPassword`) holds only `username`
+//! and `password`; the instance or cluster it belongs to is named by its
+//! `aws:rds:primaryDBInstanceArn` / `aws:rds:primaryDBClusterArn` tag. [`RdsLocator`] asks
+//! the RDS API for that database's endpoint, port and engine, and whether a host is a read
+//! replica (or an Aurora cluster member) of the master's database.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_rds::Client;
+use aws_sdk_rds::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use crate::error::{Error, Result};
+
+/// The tag RDS puts on the master secret of a DB instance.
+pub const PRIMARY_INSTANCE_TAG: &str = "aws:rds:primaryDBInstanceArn";
+/// The tag RDS puts on the master secret of a DB cluster.
+pub const PRIMARY_CLUSTER_TAG: &str = "aws:rds:primaryDBClusterArn";
+
+/// A database's address as RDS reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbEndpoint {
+    /// The endpoint's host name.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    /// The engine (`postgres`, `aurora-postgresql`, `mysql`, ...).
+    pub engine: String,
+}
+
+/// Asks the RDS API about the database of an RDS-managed master secret.
+#[derive(Debug, Clone)]
+pub struct RdsLocator {
+    client: Client,
+}
+
+fn rds_error<E, R>(operation: &'static str, err: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let retryable = matches!(
+        err,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
+    ) || err.code() == Some("Throttling");
+    let message = match (&err, err.code(), err.message()) {
+        (SdkError::ServiceError(_), Some(code), Some(text)) => format!("{code}: {text}"),
+        _ => DisplayErrorContext(&err).to_string(),
+    };
+    Error::Rds {
+        operation,
+        message,
+        retryable,
+    }
+}
+
+/// The first DNS label of a host: RDS's instance or cluster identifier in its endpoints.
+fn identifier_of(host: &str) -> &str {
+    host.split('.').next().unwrap_or(host)
+}
+
+impl RdsLocator {
+    /// Wraps a client.
+    pub fn new(client: Client) -> Self {
+        RdsLocator { client }
+    }
+
+    /// A client from a loaded AWS configuration (`AWS_ENDPOINT_URL_RDS` and
+    /// `AWS_ENDPOINT_URL` are honoured by it).
+    pub fn from_sdk_config(config: &aws_config::SdkConfig) -> Self {
+        RdsLocator::new(Client::new(config))
+    }
+
+    /// The endpoint of the database named by a master secret's RDS tags, or `None` when
+    /// the secret has no such tag.
+    pub async fn primary_endpoint(
+        &self,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<Option<DbEndpoint>> {
+        if let Some(arn) = tags.get(PRIMARY_INSTANCE_TAG) {
+            let out = self
+                .client
+                .describe_db_instances()
+                .db_instance_identifier(arn)
+                .send()
+                .await
+                .map_err(|e| rds_error("DescribeDBInstances", e))?;
+            let instance = out.db_instances().first().ok_or_else(|| Error::Rds {
+                operation: "DescribeDBInstances",
+                message: format!("no DB instance {arn}"),
+                retryable: false,
+            })?;
+            let endpoint = instance.endpoint().ok_or_else(|| Error::Rds {
+                operation: "DescribeDBInstances",
+                message: format!("DB instance {arn} has no endpoint yet"),
+                retryable: true,
+            })?;
+            return Ok(Some(DbEndpoint {
+                host: endpoint.address().unwrap_or_default().to_owned(),
+                port: endpoint
+                    .port()
+                    .and_then(|p| u16::try_from(p).ok())
+                    .unwrap_or(0),
+                engine: instance.engine().unwrap_or_default().to_owned(),
+            }));
+        }
+        if let Some(arn) = tags.get(PRIMARY_CLUSTER_TAG) {
+            let out = self
+                .client
+                .describe_db_clusters()
+                .db_cluster_identifier(arn)
+                .send()
+                .await
+                .map_err(|e| rds_error("DescribeDBClusters", e))?;
+            let cluster = out.db_clusters().first().ok_or_else(|| Error::Rds {
+                operation: "DescribeDBClusters",
+                message: format!("no DB cluster {arn}"),
+                retryable: false,
+            })?;
+            return Ok(Some(DbEndpoint {
+                host: cluster.endpoint().unwrap_or_default().to_owned(),
+                port: cluster
+                    .port()
+                    .and_then(|p| u16::try_from(p).ok())
+                    .unwrap_or(0),
+                engine: cluster.engine().unwrap_or_default().to_owned(),
+            }));
+        }
+        Ok(None)
+    }
+
+    /// Whether `host` is a read replica of the instance at `primary_host`, or an instance
+    /// of the cluster whose endpoint is `primary_host` (AWS's rule: the first DNS label of
+    /// an RDS endpoint is the instance or cluster identifier). `false` when `host` is not
+    /// an RDS instance.
+    pub async fn is_replica_of(&self, host: &str, primary_host: &str) -> Result<bool> {
+        let out = self
+            .client
+            .describe_db_instances()
+            .db_instance_identifier(identifier_of(host))
+            .send()
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_db_instance_not_found_fault()) =>
+            {
+                return Ok(false);
+            }
+            Err(e) => return Err(rds_error("DescribeDBInstances", e)),
+        };
+        let Some(instance) = out.db_instances().first() else {
+            return Ok(false);
+        };
+        let primary = identifier_of(primary_host);
+        let source = instance
+            .read_replica_source_db_instance_identifier()
+            .map(|s| s.rsplit(':').next().unwrap_or(s));
+        Ok(source == Some(primary) || instance.db_cluster_identifier() == Some(primary))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn identifiers_are_the_first_label() {
+        assert_eq!(
+            super::identifier_of("mydb.abc.us-east-1.rds.amazonaws.com"),
+            "mydb"
+        );
+        assert_eq!(super::identifier_of("localhost"), "localhost");
+    }
+}

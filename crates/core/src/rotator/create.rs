@@ -1,0 +1,59 @@
+//! createSecret: store the new credential as the pending version, once.
+
+use super::Rotator;
+use crate::error::{Error, Result};
+use crate::event::{RotationToken, SecretId, VersionId};
+use crate::outcome::Outcome;
+use crate::stage::{SecretDescription, Stage};
+use crate::store::{SecretStore, Selector};
+use crate::target::{Credential, Strategy, Target};
+
+/// The key of a user's secret that names the master secret (alternating users).
+pub(crate) const MASTER_ARN_KEY: &str = "masterarn";
+
+impl<T: Target, S: SecretStore> Rotator<T, S> {
+    /// Stores a new pending value, unless the pending version already has one (a retry:
+    /// never a second password). Copies `AWSCURRENT`, with a new password and, for
+    /// alternating users, the other user of the pair; every other key survives.
+    pub(super) async fn create_secret(
+        &self,
+        secret_id: &SecretId,
+        token: &VersionId,
+        description: &SecretDescription,
+        rotation_token: Option<&RotationToken>,
+    ) -> Result<Outcome> {
+        let existing = self
+            .store
+            .get_value(secret_id, &Selector::version(token, Stage::Pending))
+            .await?;
+        if let Some(existing) = existing {
+            self.target.parse_credential(&existing, "AWSPENDING")?;
+            return Ok(Outcome::PendingExists);
+        }
+        let (current, current_credential) = self.read_current(secret_id, description).await?;
+        let mut pending = current.with_password(self.config.password.generate()?);
+        if self.config.strategy == Strategy::AlternatingUsers {
+            // Refused here, before anything is written, rather than in setSecret.
+            if current
+                .str(MASTER_ARN_KEY)
+                .is_none_or(|arn| arn.trim().is_empty())
+            {
+                return Err(Error::invalid_secret(
+                    "AWSCURRENT",
+                    "alternating users needs \"masterarn\": the ARN of the master secret",
+                ));
+            }
+            let alternate = self
+                .target
+                .alternate_username(current_credential.username())?;
+            pending = pending.with_username(&alternate);
+        }
+        let pending_credential = self.target.parse_credential(&pending, "AWSPENDING")?;
+        self.store
+            .put_pending(secret_id, token, &pending, rotation_token)
+            .await?;
+        Ok(Outcome::PendingCreated {
+            username: pending_credential.username().to_owned(),
+        })
+    }
+}

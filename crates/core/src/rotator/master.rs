@@ -1,0 +1,121 @@
+//! The master credential of alternating users: the secret named by `masterarn`, located
+//! with the RDS API when RDS manages it, and checked to be on the user's server.
+
+use super::Rotator;
+use super::create::MASTER_ARN_KEY;
+use crate::error::{Error, Result};
+use crate::event::SecretId;
+use crate::secret::SecretValue;
+use crate::stage::Stage;
+use crate::store::{SecretStore, Selector};
+use crate::target::{Credential, Target};
+
+/// How the master secret is named in errors.
+const MASTER: &str = "master secret";
+
+impl<T: Target, S: SecretStore> Rotator<T, S> {
+    /// Reads and checks the master credential for `current`'s server.
+    pub(super) async fn master_credential(
+        &self,
+        current_value: &SecretValue,
+        current: &T::Credential,
+    ) -> Result<T::Credential> {
+        let arn = current_value
+            .str(MASTER_ARN_KEY)
+            .filter(|arn| !arn.trim().is_empty())
+            .ok_or_else(|| {
+                Error::invalid_secret("AWSCURRENT", "alternating users needs \"masterarn\"")
+            })?;
+        let master_id = SecretId::new(arn)?;
+        let mut value = self
+            .store
+            .get_value(&master_id, &Selector::stage(Stage::Current))
+            .await?
+            .ok_or_else(|| Error::MissingValue {
+                secret_id: master_id.to_string(),
+                version: "AWSCURRENT".into(),
+            })?;
+        // The master works in the user's database, connected the same way, unless its own
+        // secret says otherwise.
+        for key in ["dbname", "ssl"] {
+            if value.get(key).is_none()
+                && let Some(v) = current_value.get(key)
+            {
+                value = value.with_field(key, v.clone());
+            }
+        }
+        if value.get("host").is_none() {
+            value = self.locate_rds_master(&master_id, value).await?;
+        }
+        let master = self.target.parse_credential(&value, MASTER)?;
+        if master.server() != current.server() {
+            let current_host = current_value.str("host").unwrap_or_default();
+            let master_host = value.str("host").unwrap_or_default();
+            if !self.is_replica_of(current_host, master_host).await? {
+                return Err(Error::CredentialMismatch {
+                    reason: format!(
+                        "the master secret is for server {} but AWSCURRENT is for server {} \
+                         (neither the same server nor an RDS replica of it)",
+                        master.server(),
+                        current.server()
+                    ),
+                });
+            }
+        }
+        Ok(master)
+    }
+
+    /// Fills in host, port and engine of an RDS-managed master secret (it holds only
+    /// `username` and `password`) from the RDS API, through its `aws:rds:*` tags.
+    #[cfg(feature = "rds")]
+    async fn locate_rds_master(
+        &self,
+        master_id: &SecretId,
+        value: SecretValue,
+    ) -> Result<SecretValue> {
+        let Some(locator) = &self.rds else {
+            return Err(Error::invalid_secret(
+                MASTER,
+                "has no \"host\", and no RDS locator is configured to find its database",
+            ));
+        };
+        let tags = self.store.describe(master_id).await?.tags;
+        match locator.primary_endpoint(&tags).await? {
+            Some(endpoint) => Ok(value
+                .with_field("host", endpoint.host.into())
+                .with_field("port", endpoint.port.into())
+                .with_field("engine", endpoint.engine.into())),
+            None => Err(Error::invalid_secret(
+                MASTER,
+                format!(
+                    "has no \"host\" and no {} or {} tag",
+                    crate::rds::PRIMARY_INSTANCE_TAG,
+                    crate::rds::PRIMARY_CLUSTER_TAG
+                ),
+            )),
+        }
+    }
+
+    #[cfg(not(feature = "rds"))]
+    async fn locate_rds_master(&self, _: &SecretId, _: SecretValue) -> Result<SecretValue> {
+        Err(Error::invalid_secret(
+            MASTER,
+            "has no \"host\" (RDS-managed master secrets need the `rds` feature)",
+        ))
+    }
+
+    #[cfg(feature = "rds")]
+    async fn is_replica_of(&self, host: &str, master_host: &str) -> Result<bool> {
+        match &self.rds {
+            Some(locator) if !host.is_empty() && !master_host.is_empty() => {
+                locator.is_replica_of(host, master_host).await
+            }
+            _ => Ok(false),
+        }
+    }
+
+    #[cfg(not(feature = "rds"))]
+    async fn is_replica_of(&self, _: &str, _: &str) -> Result<bool> {
+        Ok(false)
+    }
+}

@@ -1,0 +1,138 @@
+//! setSecret: make the pending credential work on the target.
+
+use tracing::{info, warn};
+
+use super::{Rotator, guard};
+use crate::error::{Error, Result};
+use crate::event::{SecretId, VersionId};
+use crate::outcome::Outcome;
+use crate::stage::{SecretDescription, Stage};
+use crate::store::{SecretStore, Selector};
+use crate::target::{AlternateReport, Credential, Login, Strategy, Target};
+
+impl<T: Target, S: SecretStore> Rotator<T, S> {
+    /// First asks whether the pending credential already works (a retry after a crash
+    /// between the change and the step's answer), then applies it with the strategy.
+    pub(super) async fn set_secret(
+        &self,
+        secret_id: &SecretId,
+        token: &VersionId,
+        description: &SecretDescription,
+    ) -> Result<Outcome> {
+        let pending = self.read_pending(secret_id, token).await?;
+        if self.target.try_login(&pending).await?.is_accepted() {
+            return Ok(Outcome::AlreadyLive);
+        }
+        match self.config.strategy {
+            Strategy::SingleUser => self.set_single_user(secret_id, description, &pending).await,
+            Strategy::AlternatingUsers => {
+                self.set_alternating(secret_id, description, &pending).await
+            }
+        }
+    }
+
+    /// Single user: change the password logged in as current, else as previous.
+    async fn set_single_user(
+        &self,
+        secret_id: &SecretId,
+        description: &SecretDescription,
+        pending: &T::Credential,
+    ) -> Result<Outcome> {
+        let (_, current) = self.read_current(secret_id, description).await?;
+        guard::same_account(&current, pending, "AWSCURRENT")?;
+        if let Login::Accepted = self.target.set_password(&current, pending).await? {
+            info!(%secret_id, user = pending.username(), "password changed, logged in with AWSCURRENT");
+            return Ok(Outcome::PasswordSet {
+                using: Stage::Current,
+            });
+        }
+        if let Some(previous) = self.read_previous(secret_id, description, pending).await?
+            && let Login::Accepted = self.target.set_password(&previous, pending).await?
+        {
+            info!(%secret_id, user = pending.username(), "password changed, logged in with AWSPREVIOUS");
+            return Ok(Outcome::PasswordSet {
+                using: Stage::Previous,
+            });
+        }
+        Err(Error::NoWorkingCredential {
+            secret_id: secret_id.to_string(),
+        })
+    }
+
+    /// The `AWSPREVIOUS` credential, when there is one that is for the pending account.
+    async fn read_previous(
+        &self,
+        secret_id: &SecretId,
+        description: &SecretDescription,
+        pending: &T::Credential,
+    ) -> Result<Option<T::Credential>> {
+        let Some(previous_id) = description.version_with(&Stage::Previous) else {
+            return Ok(None);
+        };
+        let Some(value) = self
+            .store
+            .get_value(secret_id, &Selector::version(previous_id, Stage::Previous))
+            .await?
+        else {
+            return Ok(None);
+        };
+        match self.target.parse_credential(&value, "AWSPREVIOUS") {
+            Ok(previous) if guard::same_account(&previous, pending, "AWSPREVIOUS").is_ok() => {
+                Ok(Some(previous))
+            }
+            Ok(_) => {
+                warn!(%secret_id, "AWSPREVIOUS is for another user or server: not trying it");
+                Ok(None)
+            }
+            Err(error) => {
+                warn!(%secret_id, code = error.code(), error = %error, "AWSPREVIOUS is unusable: not trying it");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Alternating users: as the master, create or update the other user of the pair
+    /// with the new password and the same privileges as the current user.
+    async fn set_alternating(
+        &self,
+        secret_id: &SecretId,
+        description: &SecretDescription,
+        pending: &T::Credential,
+    ) -> Result<Outcome> {
+        let (current_value, current) = self.read_current(secret_id, description).await?;
+        let alternate = self.target.alternate_username(current.username())?;
+        guard::alternate_account(&current, pending, &alternate)?;
+        // The current credential must still work: if it does not, something else is
+        // wrong and the master should not act.
+        if let Login::Refused { reason } = self.target.try_login(&current).await? {
+            return Err(Error::LoginRefused {
+                target: current.server(),
+                credential: "AWSCURRENT".into(),
+                reason,
+            });
+        }
+        let master = self.master_credential(&current_value, &current).await?;
+        let report = self
+            .target
+            .sync_alternate(&master, &current, pending)
+            .await?;
+        log_report(secret_id, pending.username(), &report);
+        Ok(Outcome::AlternateUserSet { report })
+    }
+}
+
+fn log_report(secret_id: &SecretId, user: &str, report: &AlternateReport) {
+    info!(
+        %secret_id,
+        user,
+        created = report.created,
+        synced = ?report.synced,
+        "alternate user set by the master; privileges brought in line"
+    );
+    for difference in &report.unsynced {
+        warn!(%secret_id, user, difference = %difference, "privilege difference the master could not fix");
+    }
+    for note in &report.notes {
+        warn!(%secret_id, user, note = %note, "alternating users");
+    }
+}

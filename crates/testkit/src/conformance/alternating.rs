@@ -1,0 +1,332 @@
+//! The cases every target that declares the alternating-users strategy runs: the pair
+//! `<user>` / `<user>_clone` takes turns, a master secret acts, the previous credentials
+//! keep working, and privileges stay in line.
+
+use std::future::Future;
+
+use secret_rotor::{Outcome, RotationConfig, RotationEvent, Stage, Step, Strategy, VersionId};
+use serde_json::{Map, Value};
+
+use super::logs::capture_logs;
+use super::{Case, Fixture, assert_code, faulty, hostile_password, unique};
+use crate::faults::{Fault, FaultPlan};
+
+/// What the alternating-users cases need on top of [`Fixture`].
+pub trait AlternatingFixture: Fixture {
+    /// The master secret (AWS layout, password included) of a user that may create users
+    /// and grant privileges on the test server.
+    fn master_secret(&self) -> Value;
+
+    /// Gives `username` a privilege an application would use (e.g. `SELECT` on a table),
+    /// as an administrator.
+    fn grant_probe(&self, username: &str) -> impl Future<Output = ()> + Send;
+
+    /// Whether `username`/`password` can use that privilege.
+    fn can_use_probe(&self, username: &str, password: &str) -> impl Future<Output = bool> + Send;
+}
+
+fn alternating(fixture: &impl Fixture) -> RotationConfig {
+    RotationConfig {
+        strategy: Strategy::AlternatingUsers,
+        ..RotationConfig::defaults(&fixture.target())
+    }
+}
+
+impl<'f, F: AlternatingFixture> Case<'f, F> {
+    /// An account with the probe privilege, whose secret names a master secret (created
+    /// in moto from [`AlternatingFixture::master_secret`], or `master` when given).
+    pub async fn alternating(
+        fixture: &'f F,
+        username: &str,
+        password: &str,
+        master: Option<Value>,
+    ) -> Self {
+        let master = master.unwrap_or_else(|| fixture.master_secret());
+        let master_arn = super::Moto::shared()
+            .create_secret(
+                &format!("conformance/master/{}", unique()),
+                &master.to_string(),
+            )
+            .await;
+        let mut more = Map::new();
+        more.insert("masterarn".into(), master_arn.into());
+        let case = Case::build(fixture, username, password, alternating(fixture), more).await;
+        fixture.grant_probe(&case.username).await;
+        case
+    }
+
+    /// The user name and password of `stage`.
+    async fn login_of(&self, stage: Stage) -> (String, String) {
+        let v = self.value(stage).await.expect("value");
+        (
+            v["username"].as_str().expect("username").to_owned(),
+            v["password"].as_str().expect("password").to_owned(),
+        )
+    }
+
+    /// Both `AWSCURRENT` and `AWSPREVIOUS` log in and can use the probe privilege.
+    async fn assert_both_users_work(&self) {
+        for stage in [Stage::Current, Stage::Previous] {
+            let (user, password) = self.login_of(stage.clone()).await;
+            assert!(
+                self.fixture.can_login(&user, &password).await,
+                "{stage} ({user}) logs in"
+            );
+            assert!(
+                self.fixture.can_use_probe(&user, &password).await,
+                "{stage} ({user}) has the original user's privilege"
+            );
+        }
+    }
+}
+
+/// user → clone → user: each rotation's new credentials log in with the original user's
+/// privileges, and the previous credentials keep working after finishSecret.
+pub async fn alternating_rotates_user_clone_user<F: AlternatingFixture>(fixture: &F) {
+    let case = Case::alternating(fixture, "alt", &hostile_password(), None).await;
+    let clone = format!("{}_clone", case.username);
+    let first = case.start().await;
+    assert_eq!(
+        case.ok(Step::CreateSecret, &first).await,
+        Outcome::PendingCreated {
+            username: clone.clone()
+        }
+    );
+    let Outcome::AlternateUserSet { report } = case.ok(Step::SetSecret, &first).await else {
+        panic!("setSecret did not set the alternate user")
+    };
+    assert!(report.created, "the clone was created");
+    assert!(report.unsynced.is_empty(), "{:?}", report.unsynced);
+    assert_eq!(case.ok(Step::SetSecret, &first).await, Outcome::AlreadyLive);
+    case.ok(Step::TestSecret, &first).await;
+    case.ok(Step::FinishSecret, &first).await;
+    assert_eq!(case.login_of(Stage::Current).await.0, clone);
+    assert_eq!(
+        case.login_of(Stage::Previous).await,
+        (case.username.clone(), case.first_password.clone())
+    );
+    case.assert_both_users_work().await;
+
+    let second = case.rotate().await;
+    assert_eq!(
+        case.describe().await.version_with(&Stage::Current),
+        Some(&second)
+    );
+    let (user, password) = case.login_of(Stage::Current).await;
+    assert_eq!(user, case.username, "back to the original user");
+    assert_ne!(password, case.first_password, "with a new password");
+    assert!(
+        !fixture
+            .can_login(&case.username, &case.first_password)
+            .await,
+        "the first password is gone"
+    );
+    assert_eq!(case.login_of(Stage::Previous).await.0, clone);
+    case.assert_both_users_work().await;
+    assert_eq!(case.describe().await.rotation_in_progress(), None);
+}
+
+/// A pending value naming a user that is not the alternate of the current one is refused
+/// before the master does anything.
+pub async fn alternating_refuses_a_pending_user_that_is_not_the_alternate<F: AlternatingFixture>(
+    fixture: &F,
+) {
+    let case = Case::alternating(fixture, "altguard", "first-Password-1", None).await;
+    let victim = Case::new(fixture, "victim", "victim-Password-1").await;
+    let token = case.start().await;
+    let forged = fixture.secret_for(&victim.username, &format!("forged-{}", unique()));
+    case.moto
+        .put_raw(
+            case.secret_id.as_str(),
+            token.as_str(),
+            Some(&forged.to_string()),
+            &["AWSPENDING"],
+        )
+        .await;
+    assert_code(
+        case.step(Step::SetSecret, &token).await,
+        "CredentialMismatch",
+    );
+    assert!(
+        fixture
+            .can_login(&victim.username, &victim.first_password)
+            .await
+    );
+    assert!(
+        !fixture
+            .can_login(&format!("{}_clone", case.username), "x")
+            .await
+    );
+}
+
+/// A master secret for another server is refused, and nothing is created.
+pub async fn alternating_refuses_a_master_on_another_server<F: AlternatingFixture>(fixture: &F) {
+    let mut master = fixture.master_secret();
+    master["host"] = "db.elsewhere.invalid".into();
+    let case = Case::alternating(fixture, "altmaster", "first-Password-1", Some(master)).await;
+    let token = case.start().await;
+    case.ok(Step::CreateSecret, &token).await;
+    let err = assert_code(
+        case.step(Step::SetSecret, &token).await,
+        "CredentialMismatch",
+    );
+    assert!(err.to_string().contains("master"), "{err}");
+    let (clone, password) = case.login_of(Stage::Pending).await;
+    assert!(
+        !fixture.can_login(&clone, &password).await,
+        "nothing was created"
+    );
+    assert!(case.logs_in(Stage::Current).await);
+}
+
+/// Without `masterarn`, alternating users fails at createSecret, before anything is
+/// written.
+pub async fn alternating_requires_a_master_secret<F: AlternatingFixture>(fixture: &F) {
+    let case = Case::with_config(
+        fixture,
+        "nomaster",
+        "first-Password-1",
+        alternating(fixture),
+    )
+    .await;
+    let token = case.start().await;
+    let err = assert_code(case.step(Step::CreateSecret, &token).await, "InvalidSecret");
+    assert!(err.to_string().contains("masterarn"), "{err}");
+    assert_eq!(case.value(Stage::Pending).await, None);
+}
+
+/// Hostile user names: the derived clone name must be quoted as well.
+pub async fn alternating_rotates_hostile_usernames<F: AlternatingFixture>(fixture: &F) {
+    for name in fixture.hostile_usernames() {
+        let case = Case::alternating(fixture, &name, &hostile_password(), None).await;
+        case.rotate().await;
+        assert_eq!(
+            case.login_of(Stage::Current).await.0,
+            format!("{}_clone", case.username),
+            "{name}"
+        );
+        case.assert_both_users_work().await;
+        case.rotate().await;
+        assert_eq!(
+            case.login_of(Stage::Current).await.0,
+            case.username,
+            "{name}"
+        );
+        case.assert_both_users_work().await;
+    }
+}
+
+/// Neither user's password nor the master's appears in the logs.
+pub async fn alternating_keeps_passwords_out_of_logs<F: AlternatingFixture>(fixture: &F) {
+    let master = fixture.master_secret();
+    let master_password = master["password"]
+        .as_str()
+        .expect("master password")
+        .to_owned();
+    let case = Case::alternating(fixture, "altlogs", &hostile_password(), Some(master)).await;
+    let (_, logs) = capture_logs(async {
+        case.rotate().await;
+        case.rotate().await;
+    })
+    .await;
+    assert!(
+        logs.contains("alternate user set by the master"),
+        "the capture worked"
+    );
+    let (_, current) = case.login_of(Stage::Current).await;
+    let (_, previous) = case.login_of(Stage::Previous).await;
+    for (which, password) in [
+        ("first", case.first_password.as_str()),
+        ("current", current.as_str()),
+        ("previous", previous.as_str()),
+        ("master", master_password.as_str()),
+    ] {
+        assert!(
+            !logs.contains(password),
+            "the {which} password appears in the logs"
+        );
+    }
+    if let Some(server_log) = fixture.server_log() {
+        assert!(!server_log.contains(&current) && !server_log.contains(&previous));
+    }
+}
+
+/// A crash right after each external call (and a failure right before each), including
+/// the master's change, then the service's retry: it converges, and `AWSCURRENT` logs in
+/// at every point (alternating users never locks the application out).
+pub async fn alternating_converges_after_a_crash_after_any_call<F: AlternatingFixture>(
+    fixture: &F,
+) {
+    let total = {
+        let case = Case::alternating(fixture, "altcount", "first-Password-1", None).await;
+        let plan = FaultPlan::counting();
+        let rotator = faulty(&case, &plan);
+        let token = case.start().await;
+        for step in Step::ALL {
+            rotator
+                .handle(&RotationEvent::new(
+                    step,
+                    case.secret_id.clone(),
+                    token.clone(),
+                ))
+                .await
+                .expect("clean rotation");
+        }
+        assert!(plan.calls().iter().any(|c| c == "target.sync_alternate"));
+        plan.calls().len()
+    };
+    for fault in (1..=total).flat_map(|n| [Fault::CrashAfter(n), Fault::FailBefore(n)]) {
+        let case = Case::alternating(fixture, "altfault", "first-Password-1", None).await;
+        let plan = FaultPlan::with(fault);
+        let rotator = faulty(&case, &plan);
+        let token: VersionId = case.start().await;
+        for step in Step::ALL {
+            let event = RotationEvent::new(step, case.secret_id.clone(), token.clone());
+            if rotator.handle(&event).await.is_err() {
+                break;
+            }
+        }
+        assert!(plan.fired(), "{fault:?}");
+        assert!(
+            case.logs_in(Stage::Current).await,
+            "{fault:?}: AWSCURRENT must always log in"
+        );
+        plan.disarm();
+        case.moto
+            .start_rotation(case.secret_id.as_str(), Some(token.as_str()))
+            .await
+            .unwrap_or_else(|e| panic!("{fault:?}: the service's retry was refused: {e}"));
+        for step in Step::ALL {
+            let event = RotationEvent::new(step, case.secret_id.clone(), token.clone());
+            if let Err(e) = rotator.handle(&event).await {
+                panic!("{fault:?}: retry of {step} failed: [{}] {e}", e.code());
+            }
+        }
+        assert_eq!(
+            case.describe().await.version_with(&Stage::Current),
+            Some(&token),
+            "{fault:?}"
+        );
+        assert_eq!(
+            case.describe().await.version_with(&Stage::Previous),
+            Some(&case.first_version)
+        );
+        case.assert_both_users_work().await;
+    }
+}
+
+/// Generates one `#[tokio::test]` per alternating-users case, each calling `$fixture`.
+#[macro_export]
+macro_rules! alternating_conformance_tests {
+    ($fixture:expr) => {
+        $crate::conformance_tests!(@cases $fixture;
+            alternating_rotates_user_clone_user,
+            alternating_refuses_a_pending_user_that_is_not_the_alternate,
+            alternating_refuses_a_master_on_another_server,
+            alternating_requires_a_master_secret,
+            alternating_rotates_hostile_usernames,
+            alternating_keeps_passwords_out_of_logs,
+            alternating_converges_after_a_crash_after_any_call,
+        );
+    };
+}

@@ -1,0 +1,356 @@
+//! The conformance suite: what every target must do, proven against its real server and
+//! a real Secrets Manager API (moto, with the service's staging of `AWSPENDING`).
+//!
+//! A target crate implements [`Fixture`] for its server and generates one test per case
+//! with [`conformance_tests!`](crate::conformance_tests):
+//!
+//! ```no_run
+//! # use secret_rotor_testkit::conformance::Fixture;
+//! # use secret_rotor_testkit::memory_target::MemoryTarget;
+//! # use serde_json::{json, Value};
+//! struct MyFixture(MemoryTarget); // a handle on the real server under test
+//!
+//! impl Fixture for MyFixture {
+//!     type Target = MemoryTarget;
+//!     fn target(&self) -> MemoryTarget { self.0.clone() }
+//!     fn secret_for(&self, username: &str, password: &str) -> Value {
+//!         json!({"host": "memory", "username": username, "password": password})
+//!     }
+//!     async fn create_account(&self, username: &str, password: &str) { self.0.set_user(username, password) }
+//!     async fn reset_password(&self, username: &str, password: &str) { self.0.set_user(username, password) }
+//!     async fn can_login(&self, username: &str, password: &str) -> bool {
+//!         self.0.password_of(username).as_deref() == Some(password)
+//!     }
+//! }
+//!
+//! fn fixture() -> MyFixture { MyFixture(MemoryTarget::new()) }
+//! secret_rotor_testkit::conformance_tests!(fixture());
+//! # fn main() {}
+//! ```
+//!
+//! Every case makes its own account and secret (unique names), so cases run in parallel.
+//! The log scan installs a global TRACE subscriber in the test binary: do not install
+//! another one there.
+
+mod alternating;
+mod logs;
+mod single_user;
+
+use std::future::Future;
+
+use secrecy::ExposeSecret;
+use secret_rotor::store::{AwsSecretStore, SecretStore, Selector};
+use secret_rotor::{
+    Error, Outcome, RotationConfig, RotationEvent, Rotator, SecretId, Stage, Step, StepReport,
+    Target, VersionId,
+};
+use serde_json::Value;
+
+use crate::faults::{FaultPlan, FaultyStore, FaultyTarget};
+use crate::moto::Moto;
+
+pub use alternating::*;
+pub use logs::capture_logs;
+pub use single_user::*;
+
+/// Every ASCII punctuation character: passwords made of these must survive quoting.
+pub const ALL_PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+
+/// What the suite needs from a target's test setup.
+pub trait Fixture: Send + Sync {
+    /// The target under test.
+    type Target: Target + Clone + 'static;
+
+    /// A target configured for the test server (CA bundle, timeouts...).
+    fn target(&self) -> Self::Target;
+
+    /// The secret JSON (AWS layout, password included) for an account on the test server.
+    fn secret_for(&self, username: &str, password: &str) -> Value;
+
+    /// Creates an account on the server, as its administrator would.
+    fn create_account(&self, username: &str, password: &str) -> impl Future<Output = ()> + Send;
+
+    /// Changes an account's password out of band, as an administrator would.
+    fn reset_password(&self, username: &str, password: &str) -> impl Future<Output = ()> + Send;
+
+    /// Whether the server accepts this login, checked without the target under test.
+    fn can_login(&self, username: &str, password: &str) -> impl Future<Output = bool> + Send;
+
+    /// User names that need quoting: quotes, `;`, spaces, upper case, unicode.
+    fn hostile_usernames(&self) -> Vec<String> {
+        [
+            "Robert'); DROP TABLE students;--",
+            "has space",
+            "UPPER_case",
+            "quote\"inside",
+            "back\\slash",
+            "ünïcødé_用户",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
+    /// The server's own log, when it can be read: scanned for clear-text passwords.
+    fn server_log(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A unique, short suffix for names.
+pub(crate) fn unique() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..10].to_owned()
+}
+
+/// A password that no generator would produce, made of letters, digits and every
+/// punctuation character.
+pub fn hostile_password() -> String {
+    format!("Aa1{ALL_PUNCTUATION}{}", unique())
+}
+
+/// One account with its secret in moto, ready to rotate.
+pub struct Case<'f, F: Fixture> {
+    fixture: &'f F,
+    /// The account's user name.
+    pub username: String,
+    /// The first password.
+    pub first_password: String,
+    /// The secret's ARN.
+    pub secret_id: SecretId,
+    /// The first version (AWSCURRENT before the rotation).
+    pub first_version: VersionId,
+    /// The rotator, on moto's Secrets Manager API.
+    pub rotator: Rotator<F::Target, AwsSecretStore>,
+    moto: &'static Moto,
+}
+
+/// Extra keys every test secret carries: they must survive every rotation.
+pub(crate) fn extra_keys() -> Value {
+    serde_json::json!({"application": "billing", "nested": {"list": [1, "two", null]}, "note": "kept as is"})
+}
+
+impl<'f, F: Fixture> Case<'f, F> {
+    /// Creates an account named `username` (made unique) with `password`, and its secret.
+    pub async fn new(fixture: &'f F, username: &str, password: &str) -> Self {
+        let config = RotationConfig::defaults(&fixture.target());
+        Case::with_config(fixture, username, password, config).await
+    }
+
+    /// Like [`Case::new`] with a rotation configuration.
+    pub async fn with_config(
+        fixture: &'f F,
+        username: &str,
+        password: &str,
+        config: RotationConfig,
+    ) -> Self {
+        Case::build(fixture, username, password, config, serde_json::Map::new()).await
+    }
+
+    /// Like [`Case::with_config`], with more keys in the secret (e.g. `masterarn`).
+    pub async fn build(
+        fixture: &'f F,
+        username: &str,
+        password: &str,
+        config: RotationConfig,
+        more: serde_json::Map<String, Value>,
+    ) -> Self {
+        let moto = Moto::shared();
+        let username = format!("{username}_{}", unique());
+        fixture.create_account(&username, password).await;
+        let mut secret = fixture.secret_for(&username, password);
+        for (k, v) in extra_keys()
+            .as_object()
+            .expect("object")
+            .iter()
+            .chain(&more)
+        {
+            secret[k] = v.clone();
+        }
+        let arn = moto
+            .create_secret(&format!("conformance/{}", unique()), &secret.to_string())
+            .await;
+        let secret_id = SecretId::new(arn).expect("arn");
+        let store = moto.store().await;
+        let first_version = store
+            .describe(&secret_id)
+            .await
+            .expect("describe")
+            .version_with(&Stage::Current)
+            .expect("current")
+            .clone();
+        let rotator = Rotator::new(fixture.target(), store, config).expect("rotator");
+        Case {
+            fixture,
+            username,
+            first_password: password.to_owned(),
+            secret_id,
+            first_version,
+            rotator,
+            moto,
+        }
+    }
+
+    /// Stages a rotation like `RotateSecret` does (an empty `AWSPENDING` version).
+    pub async fn start(&self) -> VersionId {
+        let token = self
+            .moto
+            .start_rotation(self.secret_id.as_str(), None)
+            .await
+            .expect("RotateSecret");
+        VersionId::new(token).expect("token")
+    }
+
+    /// Runs one step.
+    pub async fn step(&self, step: Step, token: &VersionId) -> Result<StepReport, Error> {
+        self.rotator
+            .handle(&RotationEvent::new(
+                step,
+                self.secret_id.clone(),
+                token.clone(),
+            ))
+            .await
+    }
+
+    /// Runs one step that must succeed, returning its outcome.
+    pub async fn ok(&self, step: Step, token: &VersionId) -> Outcome {
+        match self.step(step, token).await {
+            Ok(report) => report.outcome,
+            Err(e) => panic!("{step} failed: [{}] {e}", e.code()),
+        }
+    }
+
+    /// A whole rotation as the service drives it; returns the token.
+    pub async fn rotate(&self) -> VersionId {
+        let token = self.start().await;
+        for step in Step::ALL {
+            self.ok(step, &token).await;
+        }
+        token
+    }
+
+    /// The store.
+    pub fn store(&self) -> &AwsSecretStore {
+        self.rotator.store()
+    }
+
+    /// The labels of the secret's versions.
+    pub async fn describe(&self) -> secret_rotor::SecretDescription {
+        self.store()
+            .describe(&self.secret_id)
+            .await
+            .expect("describe")
+    }
+
+    /// The JSON of the version holding `stage` (with its password).
+    pub async fn value(&self, stage: Stage) -> Option<Value> {
+        let v = self
+            .store()
+            .get_value(&self.secret_id, &Selector::stage(stage))
+            .await
+            .expect("get");
+        v.map(|v| {
+            serde_json::from_str(v.to_secret_string().expect("json").expose_secret()).expect("json")
+        })
+    }
+
+    /// The password held by `stage`.
+    pub async fn password(&self, stage: Stage) -> Option<String> {
+        self.value(stage)
+            .await
+            .and_then(|v| v["password"].as_str().map(str::to_owned))
+    }
+
+    /// Whether the credential of `stage` logs in (checked independently).
+    pub async fn logs_in(&self, stage: Stage) -> bool {
+        let Some(value) = self.value(stage).await else {
+            return false;
+        };
+        let (Some(user), Some(password)) = (value["username"].as_str(), value["password"].as_str())
+        else {
+            return false;
+        };
+        self.fixture.can_login(user, password).await
+    }
+
+    /// Asserts the state after a completed rotation with `token`: labels clean, new
+    /// password works, old refused, extra keys kept.
+    pub async fn assert_rotated(&self, token: &VersionId, old_password: &str) {
+        let d = self.describe().await;
+        assert_eq!(
+            d.version_with(&Stage::Current),
+            Some(token),
+            "AWSCURRENT is the new version"
+        );
+        assert_eq!(
+            d.rotation_in_progress(),
+            None,
+            "no rotation left in progress"
+        );
+        let current = self.value(Stage::Current).await.expect("current value");
+        let new_password = current["password"].as_str().expect("password");
+        assert_ne!(new_password, old_password);
+        assert!(
+            self.fixture.can_login(&self.username, new_password).await,
+            "new password logs in"
+        );
+        assert!(
+            !self.fixture.can_login(&self.username, old_password).await,
+            "old password refused"
+        );
+        for (k, v) in extra_keys().as_object().expect("object") {
+            assert_eq!(&current[k], v, "unknown key {k} survives");
+        }
+    }
+}
+
+/// A rotator on the case's store and target, both going through `plan`.
+pub(crate) fn faulty<F: Fixture>(
+    case: &Case<'_, F>,
+    plan: &FaultPlan,
+) -> Rotator<FaultyTarget<F::Target>, FaultyStore<AwsSecretStore>> {
+    Rotator::new(
+        FaultyTarget::new(case.rotator.target().clone(), plan.clone()),
+        FaultyStore::new(case.store().clone(), plan.clone()),
+        case.rotator.config().clone(),
+    )
+    .expect("rotator")
+}
+
+/// Asserts an error with `code`.
+pub(crate) fn assert_code<T: std::fmt::Debug>(result: Result<T, Error>, code: &str) -> Error {
+    match result {
+        Err(e) if e.code() == code => e,
+        Err(e) => panic!("expected {code}, got [{}] {e}", e.code()),
+        Ok(v) => panic!("expected {code}, got {v:?}"),
+    }
+}
+
+/// Generates one `#[tokio::test]` per conformance case, each calling `$fixture` to get
+/// its fixture.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($fixture:expr) => {
+        $crate::conformance_tests!(@cases $fixture;
+            rotates_end_to_end,
+            steps_are_idempotent,
+            falls_back_to_the_previous_credential,
+            fails_cleanly_without_a_working_credential,
+            refuses_a_pending_credential_for_another_user,
+            refuses_a_foreign_pending_version,
+            never_promotes_an_unapplied_credential,
+            test_secret_alone_changes_nothing,
+            rotation_disabled_changes_nothing,
+            rotates_hostile_usernames_and_passwords,
+            keeps_passwords_out_of_logs,
+            converges_after_a_crash_after_any_call,
+        );
+    };
+    (@cases $fixture:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                $crate::conformance::$case(&$fixture).await;
+            }
+        )*
+    };
+}
