@@ -4,7 +4,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use secret_rotor::store::{AwsSecretStore, SecretStore};
+use secret_rotor::rds::RdsLocator;
+use secret_rotor::store::{AwsSecretStore, SecretStore, load_sdk_config};
 use secret_rotor::{
     Error, Outcome, Result, RotationConfig, RotationEvent, Rotator, SecretDescription, SecretId,
     Stage, Step, StepReport, Target, VersionId,
@@ -16,33 +17,42 @@ use crate::targets::TargetKind;
 /// Exit code of `status` when a rotation is in progress.
 const EXIT_IN_PROGRESS: u8 = 3;
 
-fn rotator<T: Target>(
-    target: Result<T>,
-    store: AwsSecretStore,
-) -> Result<Rotator<T, AwsSecretStore>> {
-    let target = target?;
-    let config = RotationConfig::from_env(&target)?;
-    Rotator::new(target, store, config)
+/// The AWS clients the commands use, built from one configuration.
+pub(crate) struct Aws {
+    /// Secrets Manager.
+    pub(crate) store: AwsSecretStore,
+    /// RDS, to locate RDS-managed master secrets (alternating users).
+    rds: RdsLocator,
 }
 
-pub(crate) async fn rotate(
-    store: AwsSecretStore,
-    secret_id: &str,
-    target: Option<&str>,
-) -> Result<ExitCode> {
+impl Aws {
+    /// Loads the AWS configuration chain, with the command line's overrides.
+    pub(crate) async fn load(endpoint_url: Option<&str>, region: Option<&str>) -> Aws {
+        let config = load_sdk_config(region).await;
+        Aws {
+            store: AwsSecretStore::from_sdk_config(&config, endpoint_url),
+            rds: RdsLocator::from_sdk_config(&config),
+        }
+    }
+
+    /// A rotator for `target`, configured from the environment like the Lambda function.
+    fn rotator<T: Target>(self, target: Result<T>) -> Result<Rotator<T, AwsSecretStore>> {
+        let target = target?;
+        let config = RotationConfig::from_env(&target)?;
+        Ok(Rotator::new(target, self.store, config)?.with_rds(self.rds))
+    }
+}
+
+pub(crate) async fn rotate(aws: Aws, secret_id: &str, target: Option<&str>) -> Result<ExitCode> {
     let secret_id = SecretId::new(secret_id)?;
-    match TargetKind::resolve(target, &store, &secret_id).await? {
+    match TargetKind::resolve(target, &aws.store, &secret_id).await? {
         TargetKind::Postgres => {
-            rotate_with(rotator(PostgresTarget::from_env(), store)?, &secret_id).await
+            rotate_with(aws.rotator(PostgresTarget::from_env())?, &secret_id).await
         }
     }
 }
 
-pub(crate) async fn step(
-    store: AwsSecretStore,
-    path: &Path,
-    target: Option<&str>,
-) -> Result<ExitCode> {
+pub(crate) async fn step(aws: Aws, path: &Path, target: Option<&str>) -> Result<ExitCode> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::config(format!("cannot read {}: {e}", path.display())))?;
     let payload: serde_json::Value =
@@ -50,9 +60,9 @@ pub(crate) async fn step(
             reason: format!("{} is not JSON: {e}", path.display()),
         })?;
     let event = RotationEvent::from_json(&payload)?;
-    let report = match TargetKind::resolve(target, &store, &event.secret_id).await? {
+    let report = match TargetKind::resolve(target, &aws.store, &event.secret_id).await? {
         TargetKind::Postgres => {
-            rotator(PostgresTarget::from_env(), store)?
+            aws.rotator(PostgresTarget::from_env())?
                 .handle(&event)
                 .await?
         }
@@ -134,6 +144,12 @@ fn print_report(report: &StepReport) {
         Outcome::PendingCreated { username } => format!("new pending credential for {username:?}"),
         Outcome::AlreadyLive => "pending credential already works".to_owned(),
         Outcome::PasswordSet { using } => format!("password changed (logged in with {using})"),
+        Outcome::AlternateUserSet { report } => format!(
+            "alternate user {} by the master; {} privilege(s) synced, {} not",
+            if report.created { "created" } else { "updated" },
+            report.synced.len(),
+            report.unsynced.len()
+        ),
         Outcome::Tested => "pending credential logs in".to_owned(),
         Outcome::Promoted { previous_version } => {
             format!("AWSCURRENT moved here from {previous_version}")
@@ -146,6 +162,14 @@ fn print_report(report: &StepReport) {
         detail,
         report.elapsed_ms
     );
+    if let Outcome::AlternateUserSet { report } = &report.outcome {
+        for line in &report.unsynced {
+            println!("      not synced: {line}");
+        }
+        for line in &report.notes {
+            println!("      note: {line}");
+        }
+    }
 }
 
 fn print_versions(description: &SecretDescription) {

@@ -18,6 +18,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     /// Secrets Manager endpoint (e.g. http://127.0.0.1:5000 for a local emulator).
     /// Defaults to SECRETS_MANAGER_ENDPOINT, AWS_ENDPOINT_URL_SECRETS_MANAGER or AWS's.
+    /// (The RDS API, for RDS-managed master secrets, follows AWS_ENDPOINT_URL_RDS /
+    /// AWS_ENDPOINT_URL.)
     #[arg(long, global = true, value_name = "URL")]
     endpoint_url: Option<String>,
 
@@ -63,17 +65,13 @@ enum Command {
 async fn main() -> ExitCode {
     secret_rotor::logging::init(secret_rotor::logging::LogFormat::Text);
     let cli = Cli::parse();
-    let store = secret_rotor::store::AwsSecretStore::from_env(
-        cli.endpoint_url.as_deref(),
-        cli.region.as_deref(),
-    )
-    .await;
+    let aws = commands::Aws::load(cli.endpoint_url.as_deref(), cli.region.as_deref()).await;
     let result = match cli.command {
         Command::Rotate { secret_id, target } => {
-            commands::rotate(store, &secret_id, target.as_deref()).await
+            commands::rotate(aws, &secret_id, target.as_deref()).await
         }
-        Command::Step { event, target } => commands::step(store, &event, target.as_deref()).await,
-        Command::Status { secret_id } => commands::status(store, &secret_id).await,
+        Command::Step { event, target } => commands::step(aws, &event, target.as_deref()).await,
+        Command::Status { secret_id } => commands::status(aws.store, &secret_id).await,
     };
     match result {
         Ok(code) => code,

@@ -509,3 +509,68 @@ async fn no_password_reaches_the_output_even_at_trace_level() {
         }
     }
 }
+
+#[tokio::test]
+async fn rotate_alternates_users_with_a_master_secret() {
+    let moto = Moto::shared();
+    let cluster = PgCluster::shared();
+    let (super_user, super_pw) = cluster.superuser();
+    let master = json!({
+        "engine": "postgres", "host": cluster.host(), "port": cluster.port(),
+        "username": super_user, "password": super_pw,
+    });
+    let master_arn = moto
+        .create_secret(&unique_name("cli/master-"), &master.to_string())
+        .await;
+    let user = unique_name("cli_alt_");
+    let first_password = hostile_password();
+    cluster.create_login_role(&user, &first_password).await;
+    let secret = json!({
+        "engine": "postgres", "host": cluster.host(), "port": cluster.port(),
+        "username": user, "password": first_password, "masterarn": master_arn,
+    });
+    let arn = moto
+        .create_secret(&unique_name("cli/alt-"), &secret.to_string())
+        .await;
+    let secret_id = SecretId::new(&arn).unwrap();
+    let strategy = [("ROTATION_STRATEGY", "alternating-users")];
+
+    let run = cli(&["rotate", "--secret-id", &arn], &strategy).await;
+    run.expect_code(0)
+        .expect_stdout("alternate user created by the master")
+        .expect_stdout(&format!("new pending credential for \"{user}_clone\""));
+    assert!(
+        !run.stdout.contains("password window"),
+        "no window with alternating users"
+    );
+    let clone_password = current_password(&secret_id).await;
+    assert!(
+        cluster
+            .can_login(&format!("{user}_clone"), &clone_password)
+            .await
+    );
+    assert!(
+        cluster.can_login(&user, &first_password).await,
+        "the previous user still works"
+    );
+
+    let run = cli(&["rotate", "--secret-id", &arn], &strategy).await;
+    run.expect_code(0)
+        .expect_stdout("alternate user updated by the master");
+    let user_password = current_password(&secret_id).await;
+    assert!(cluster.can_login(&user, &user_password).await);
+    assert!(!cluster.can_login(&user, &first_password).await);
+    assert!(
+        cluster
+            .can_login(&format!("{user}_clone"), &clone_password)
+            .await
+    );
+    for password in [
+        &first_password,
+        &clone_password,
+        &user_password,
+        &super_pw.to_owned(),
+    ] {
+        assert!(!run.stdout.contains(password.as_str()) && !run.stderr.contains(password.as_str()));
+    }
+}

@@ -26,6 +26,7 @@
 #![deny(clippy::all)]
 #![warn(missing_docs, rust_2018_idioms)]
 
+mod aws_error;
 pub mod config;
 pub mod error;
 pub mod event;

@@ -9,8 +9,9 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_rds::Client;
-use aws_sdk_rds::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
 
+use crate::aws_error::ApiError;
 use crate::error::{Error, Result};
 
 /// The tag RDS puts on the master secret of a DB instance.
@@ -40,14 +41,9 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
-    let retryable = matches!(
-        err,
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
-    ) || err.code() == Some("Throttling");
-    let message = match (&err, err.code(), err.message()) {
-        (SdkError::ServiceError(_), Some(code), Some(text)) => format!("{code}: {text}"),
-        _ => DisplayErrorContext(&err).to_string(),
-    };
+    let ApiError {
+        message, retryable, ..
+    } = ApiError::from_sdk(&err);
     Error::Rds {
         operation,
         message,

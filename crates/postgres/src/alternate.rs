@@ -73,24 +73,42 @@ async fn sync(
         ))
         .await?;
         let baseline = format!("GRANT {} TO {}", escape_identifier(a), escape_identifier(b));
-        grant(
-            &tx,
-            &baseline,
-            &format!("created {b}, member of {a}"),
-            &mut report,
-        )
-        .await?;
+        match run_under_savepoint(&tx, &baseline).await? {
+            None => report
+                .synced
+                .push(format!("created {b} as a member of {a}")),
+            Some(reason) => report
+                .unsynced
+                .push(format!("created {b}, but not as a member of {a}: {reason}")),
+        }
     }
     let held_by_a = privileges::holdings(&tx, a, b).await?;
     let held_by_b = privileges::holdings(&tx, b, a).await?;
-    for (from, to, to_name, missing) in [
-        (a, b, b, privileges::missing(&held_by_a, &held_by_b)),
-        (b, a, a, privileges::missing(&held_by_b, &held_by_a)),
+    let mut attempts = Vec::new();
+    for (from, to, missing) in [
+        (a, b, privileges::missing(&held_by_a, &held_by_b)),
+        (b, a, privileges::missing(&held_by_b, &held_by_a)),
     ] {
         for (privilege, with_option) in missing {
-            let sql = privilege.grant_to(to_name, with_option);
+            let sql = privilege.grant_to(to, with_option);
             let what = format!("{privilege}: held by {from}, granted to {to}");
-            grant(&tx, &sql, &what, &mut report).await?;
+            let error = run_under_savepoint(&tx, &sql).await?;
+            attempts.push((to, privilege, what, error));
+        }
+    }
+    // A GRANT the master may not give can succeed with only a warning ("no privileges
+    // were granted"): what counts is what each user holds afterwards.
+    let now_a = privileges::holdings(&tx, a, b).await?;
+    let now_b = privileges::holdings(&tx, b, a).await?;
+    for (to, privilege, what, error) in attempts {
+        let held = if to == a { &now_a } else { &now_b };
+        match (held.contains_key(&privilege), error) {
+            (true, _) => report.synced.push(what),
+            (false, Some(reason)) => report.unsynced.push(format!("{what}: {reason}")),
+            (false, None) => report.unsynced.push(format!(
+                "{what}: not granted (the master must own the object, or hold the privilege \
+                 with the grant option)"
+            )),
         }
     }
     ownership_notes(&tx, a, b, &mut report).await?;
@@ -105,28 +123,25 @@ async fn sync(
     Ok(report)
 }
 
-/// Runs one grant under a savepoint: recorded as synced, or as unsynced with the server's
-/// reason when the master may not give it.
-async fn grant(
+/// Runs one statement under a savepoint; returns the server's reason when it failed
+/// (the transaction goes on without it).
+async fn run_under_savepoint(
     tx: &tokio_postgres::Transaction<'_>,
     sql: &str,
-    what: &str,
-    report: &mut AlternateReport,
-) -> std::result::Result<(), tokio_postgres::Error> {
+) -> std::result::Result<Option<String>, tokio_postgres::Error> {
     tx.batch_execute("SAVEPOINT secret_rotor_grant").await?;
     match tx.batch_execute(sql).await {
         Ok(()) => {
             tx.batch_execute("RELEASE SAVEPOINT secret_rotor_grant")
                 .await?;
-            report.synced.push(what.to_owned());
+            Ok(None)
         }
         Err(e) => {
             tx.batch_execute("ROLLBACK TO SAVEPOINT secret_rotor_grant")
                 .await?;
-            report.unsynced.push(format!("{what}: {}", chain(&e)));
+            Ok(Some(chain(&e)))
         }
     }
-    Ok(())
 }
 
 /// Objects one user owns that the other cannot reach through membership: parity cannot

@@ -261,3 +261,75 @@ async fn the_binary_finds_secrets_manager_through_aws_template_and_sdk_variables
         lambda.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn the_binary_alternates_users_with_an_rds_managed_master() {
+    let fx = support::fixture();
+    // A dedicated moto: its RDS API knows the instance, and the binary reaches both
+    // services through AWS_ENDPOINT_URL.
+    let moto = Moto::start();
+    let instance = moto
+        .create_db_instance("pg-lambda", "postgres", "127.0.0.1", fx.cluster.port())
+        .await;
+    let (super_user, super_pw) = fx.cluster.superuser();
+    let master_arn = moto
+        .create_rds_managed_secret(&unique_name("rds!db"), super_user, super_pw, &instance)
+        .await;
+    let user = unique_name("lambda_alt");
+    let first_password = hostile_password();
+    fx.create_account(&user, &first_password).await;
+    let mut secret = fx.secret_for(&user, &first_password);
+    secret["masterarn"] = master_arn.into();
+    let arn = moto
+        .create_secret(&unique_name("lambda/alt"), &secret.to_string())
+        .await;
+
+    let mut env = moto.env();
+    env.push((
+        "TLS_CA_BUNDLE".into(),
+        fx.cluster.ca_pem_path().display().to_string(),
+    ));
+    env.push(("ROTATION_STRATEGY".into(), "alternating-users".into()));
+    env.push(("RUST_LOG".into(), "debug".into()));
+    let lambda = LambdaProcess::spawn(env!("CARGO_BIN_EXE_rotate-postgres").as_ref(), &env).await;
+    let store = moto.store().await;
+    let secret_id = SecretId::new(&arn).unwrap();
+    let mut passwords = vec![first_password.clone(), super_pw.to_owned()];
+    for expected_user in [format!("{user}_clone"), user.clone()] {
+        let (_, outcomes) =
+            secret_rotor_testkit::runtime_api::rotate_like_the_service(&lambda, &moto, &arn, None)
+                .await;
+        assert!(
+            outcomes.iter().all(Invocation::is_ok),
+            "{outcomes:?}\n{}",
+            lambda.logs()
+        );
+        assert_eq!(outcomes[1].ok().unwrap()["outcome"], "alternate_user_set");
+        for (stage, who) in [
+            (Stage::Current, expected_user.as_str()),
+            (Stage::Previous, ""),
+        ] {
+            let value = store
+                .get_value(&secret_id, &Selector::stage(stage.clone()))
+                .await
+                .unwrap()
+                .unwrap();
+            let name = value.username().unwrap().to_owned();
+            if !who.is_empty() {
+                assert_eq!(name, who);
+            }
+            let password =
+                secrecy::ExposeSecret::expose_secret(value.password().unwrap()).to_owned();
+            assert!(
+                fx.can_login(&name, &password).await,
+                "{stage} ({name}) logs in"
+            );
+            passwords.push(password);
+        }
+    }
+    let logs = lambda.shutdown().await;
+    for password in &passwords {
+        assert!(!logs.contains(password.as_str()), "a password was logged");
+    }
+    assert!(logs.contains("alternate user set by the master"));
+}

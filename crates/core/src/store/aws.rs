@@ -1,10 +1,11 @@
 //! [`SecretStore`] over aws-sdk-secretsmanager.
 
 use aws_sdk_secretsmanager::Client;
-use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use secrecy::ExposeSecret;
 
 use super::{SecretStore, Selector};
+use crate::aws_error::ApiError;
 use crate::error::{Error, Result};
 use crate::event::{RotationToken, SecretId, VersionId};
 use crate::secret::SecretValue;
@@ -66,33 +67,15 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
-    let service_code = err.code().map(str::to_owned);
-    let retryable = match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        SdkError::ServiceError(_) => matches!(
-            service_code.as_deref(),
-            Some(
-                "ThrottlingException"
-                    | "InternalServiceError"
-                    | "InternalFailure"
-                    | "ServiceUnavailable"
-            )
-        ),
-        _ => false,
-    };
-    // A service error says what the service said; anything else (timeouts, DNS, TLS)
-    // needs the whole chain to be understood.
-    let message = match (&err, err.code(), err.message()) {
-        (SdkError::ServiceError(_), Some(code), Some(text)) => format!("{code}: {text}"),
-        (SdkError::ServiceError(_), Some(code), None) => code.to_owned(),
-        _ => DisplayErrorContext(&err).to_string(),
-    };
+    let ApiError {
+        code,
+        message,
+        retryable,
+    } = ApiError::from_sdk(&err);
     Error::SecretsManager {
         operation,
         message,
-        service_code,
+        service_code: code,
         retryable,
     }
 }

@@ -4,12 +4,11 @@
 
 use std::future::Future;
 
-use secret_rotor::{Outcome, RotationConfig, RotationEvent, Stage, Step, Strategy, VersionId};
+use secret_rotor::{Outcome, RotationConfig, Stage, Step, Strategy};
 use serde_json::{Map, Value};
 
 use super::logs::capture_logs;
-use super::{Case, Fixture, assert_code, faulty, hostile_password, unique};
-use crate::faults::{Fault, FaultPlan};
+use super::{Case, Fixture, assert_code, every_fault, hostile_password, unique};
 
 /// What the alternating-users cases need on top of [`Fixture`].
 pub trait AlternatingFixture: Fixture {
@@ -257,51 +256,22 @@ pub async fn alternating_keeps_passwords_out_of_logs<F: AlternatingFixture>(fixt
 pub async fn alternating_converges_after_a_crash_after_any_call<F: AlternatingFixture>(
     fixture: &F,
 ) {
-    let total = {
-        let case = Case::alternating(fixture, "altcount", "first-Password-1", None).await;
-        let plan = FaultPlan::counting();
-        let rotator = faulty(&case, &plan);
-        let token = case.start().await;
-        for step in Step::ALL {
-            rotator
-                .handle(&RotationEvent::new(
-                    step,
-                    case.secret_id.clone(),
-                    token.clone(),
-                ))
-                .await
-                .expect("clean rotation");
-        }
-        assert!(plan.calls().iter().any(|c| c == "target.sync_alternate"));
-        plan.calls().len()
-    };
-    for fault in (1..=total).flat_map(|n| [Fault::CrashAfter(n), Fault::FailBefore(n)]) {
+    let calls = Case::alternating(fixture, "altcount", "first-Password-1", None)
+        .await
+        .count_calls()
+        .await;
+    assert!(
+        calls.iter().any(|c| c == "target.sync_alternate"),
+        "{calls:?}"
+    );
+    for fault in every_fault(calls.len()) {
         let case = Case::alternating(fixture, "altfault", "first-Password-1", None).await;
-        let plan = FaultPlan::with(fault);
-        let rotator = faulty(&case, &plan);
-        let token: VersionId = case.start().await;
-        for step in Step::ALL {
-            let event = RotationEvent::new(step, case.secret_id.clone(), token.clone());
-            if rotator.handle(&event).await.is_err() {
-                break;
-            }
-        }
-        assert!(plan.fired(), "{fault:?}");
+        let token = case.rotate_with(fault).await;
         assert!(
             case.logs_in(Stage::Current).await,
             "{fault:?}: AWSCURRENT must always log in"
         );
-        plan.disarm();
-        case.moto
-            .start_rotation(case.secret_id.as_str(), Some(token.as_str()))
-            .await
-            .unwrap_or_else(|e| panic!("{fault:?}: the service's retry was refused: {e}"));
-        for step in Step::ALL {
-            let event = RotationEvent::new(step, case.secret_id.clone(), token.clone());
-            if let Err(e) = rotator.handle(&event).await {
-                panic!("{fault:?}: retry of {step} failed: [{}] {e}", e.code());
-            }
-        }
+        case.retry(&token, fault).await;
         assert_eq!(
             case.describe().await.version_with(&Stage::Current),
             Some(&token),

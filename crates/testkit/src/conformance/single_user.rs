@@ -1,12 +1,9 @@
 //! The cases every target runs with the single-user strategy.
 
-use secret_rotor::{
-    Outcome, PasswordPolicy, RotationConfig, RotationEvent, Stage, Step, VersionId,
-};
+use secret_rotor::{Outcome, PasswordPolicy, RotationConfig, Stage, Step, VersionId};
 
 use super::logs::capture_logs;
-use super::{Case, Fixture, assert_code, faulty, hostile_password, unique};
-use crate::faults::{Fault, FaultPlan};
+use super::{Case, Fixture, assert_code, every_fault, hostile_password, unique};
 
 /// A full rotation, then a second one: outcomes, labels, logins, extra keys.
 pub async fn rotates_end_to_end<F: Fixture>(fixture: &F) {
@@ -341,54 +338,22 @@ pub async fn keeps_passwords_out_of_logs<F: Fixture>(fixture: &F) {
 /// each), then the service's retry of the whole rotation with the same token: it
 /// converges, and at every point some labelled version logs in.
 pub async fn converges_after_a_crash_after_any_call<F: Fixture>(fixture: &F) {
-    let total = {
-        let case = Case::new(fixture, "count", "first-Password-1").await;
-        let plan = FaultPlan::counting();
-        let rotator = faulty(&case, &plan);
-        let token = case.start().await;
-        for step in Step::ALL {
-            rotator
-                .handle(&RotationEvent::new(
-                    step,
-                    case.secret_id.clone(),
-                    token.clone(),
-                ))
-                .await
-                .expect("clean rotation");
-        }
-        plan.calls().len()
-    };
+    let calls = Case::new(fixture, "count", "first-Password-1")
+        .await
+        .count_calls()
+        .await;
     assert!(
-        total >= 10,
-        "a rotation makes at least 10 external calls, saw {total}"
+        calls.len() >= 10,
+        "a rotation makes at least 10 external calls: {calls:?}"
     );
-    for fault in (1..=total).flat_map(|n| [Fault::CrashAfter(n), Fault::FailBefore(n)]) {
+    for fault in every_fault(calls.len()) {
         let case = Case::new(fixture, "fault", "first-Password-1").await;
-        let plan = FaultPlan::with(fault);
-        let rotator = faulty(&case, &plan);
-        let token = case.start().await;
-        for step in Step::ALL {
-            let event = RotationEvent::new(step, case.secret_id.clone(), token.clone());
-            if rotator.handle(&event).await.is_err() {
-                break;
-            }
-        }
-        assert!(plan.fired(), "{fault:?} fired (calls: {:?})", plan.calls());
+        let token = case.rotate_with(fault).await;
         assert!(
             case.logs_in(Stage::Current).await || case.logs_in(Stage::Pending).await,
             "{fault:?}: no labelled version logs in"
         );
-        plan.disarm();
-        case.moto
-            .start_rotation(case.secret_id.as_str(), Some(token.as_str()))
-            .await
-            .unwrap_or_else(|e| panic!("{fault:?}: the service's retry was refused: {e}"));
-        for step in Step::ALL {
-            let event = RotationEvent::new(step, case.secret_id.clone(), token.clone());
-            if let Err(e) = rotator.handle(&event).await {
-                panic!("{fault:?}: retry of {step} failed: [{}] {e}", e.code());
-            }
-        }
+        case.retry(&token, fault).await;
         case.assert_rotated(&token, &case.first_password).await;
         assert_eq!(
             case.describe().await.version_with(&Stage::Previous),

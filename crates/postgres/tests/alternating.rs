@@ -1,0 +1,385 @@
+//! Alternating users on a real PostgreSQL: privilege parity in detail, a master that is
+//! not a superuser, the identifier limit, and RDS-managed master secrets located through
+//! moto's RDS API.
+
+mod support;
+
+use postgres_protocol::escape::escape_identifier as ident;
+use secret_rotor::rds::RdsLocator;
+use secret_rotor::store::{SecretStore, Selector};
+use secret_rotor::{
+    AlternateReport, Outcome, RotationConfig, RotationEvent, Rotator, SecretId, Stage, Step,
+    Strategy, VersionId,
+};
+use secret_rotor_testkit::conformance::{AlternatingFixture, Case, Fixture, hostile_password};
+use secret_rotor_testkit::moto::{Moto, unique_name};
+use tokio_postgres::NoTls;
+
+/// Runs the four steps of a case and returns setSecret's report.
+async fn rotate_reporting<F: Fixture>(case: &Case<'_, F>) -> AlternateReport {
+    let token = case.start().await;
+    case.ok(Step::CreateSecret, &token).await;
+    let Outcome::AlternateUserSet { report } = case.ok(Step::SetSecret, &token).await else {
+        panic!("setSecret did not set the alternate user")
+    };
+    case.ok(Step::TestSecret, &token).await;
+    case.ok(Step::FinishSecret, &token).await;
+    report
+}
+
+async fn login_of<F: Fixture>(case: &Case<'_, F>, stage: Stage) -> (String, String) {
+    let v = case.value(stage).await.expect("value");
+    (
+        v["username"].as_str().unwrap().to_owned(),
+        v["password"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Runs SQL as `user` (plain TCP to the private cluster); the error text on failure.
+async fn run_as(
+    fx: &support::PgFixture,
+    user: &str,
+    password: &str,
+    sql: &str,
+) -> Result<(), String> {
+    let (client, connection) = fx
+        .cluster
+        .config(user, password)
+        .connect(NoTls)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    client
+        .batch_execute(sql)
+        .await
+        .map_err(|e| format!("{e:?}"))
+}
+
+fn assert_synced(report: &AlternateReport, needle: &str) {
+    assert!(
+        report.synced.iter().any(|s| s.contains(needle)),
+        "{needle:?} not among the synced differences: {:#?}",
+        report.synced
+    );
+}
+
+#[tokio::test]
+async fn privileges_are_brought_in_line_both_ways_every_rotation() {
+    let fx = support::fixture();
+    let admin = fx.cluster.admin().await;
+    let case = Case::alternating(&fx, "parity", &hostile_password(), None).await;
+    let user = case.username.clone();
+    let clone = format!("{user}_clone");
+    let id = unique_name("p");
+    let (schema, owner, readers) = (
+        format!("s_{id}"),
+        format!("own_{id}"),
+        format!("readers_{id}"),
+    );
+    let (u, s, o, r) = (ident(&user), ident(&schema), ident(&owner), ident(&readers));
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {o} NOLOGIN; CREATE ROLE {r} NOLOGIN;
+             CREATE SCHEMA {s} AUTHORIZATION {o};
+             SET ROLE {o};
+             CREATE TABLE {s}.t1 (x int); CREATE TABLE {s}.t2 (x int); CREATE SEQUENCE {s}.seq1;
+             CREATE FUNCTION {s}.f1(a int) RETURNS int LANGUAGE sql AS 'SELECT a';
+             GRANT USAGE, CREATE ON SCHEMA {s} TO {u};
+             GRANT SELECT, INSERT ON {s}.t1 TO {u} WITH GRANT OPTION;
+             GRANT USAGE ON SEQUENCE {s}.seq1 TO {u};
+             GRANT EXECUTE ON FUNCTION {s}.f1(int) TO {u};
+             ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT SELECT ON TABLES TO {u};
+             RESET ROLE;
+             GRANT CONNECT, CREATE ON DATABASE postgres TO {u};
+             GRANT {r} TO {u};
+             ALTER DEFAULT PRIVILEGES FOR ROLE {u} IN SCHEMA {s} GRANT SELECT ON TABLES TO {r};"
+        ))
+        .await
+        .expect("setup");
+
+    // Rotation 1: the clone is created and given everything the user holds, directly.
+    let report = rotate_reporting(&case).await;
+    assert!(report.created);
+    assert!(report.unsynced.is_empty(), "{:#?}", report.unsynced);
+    for needle in [
+        format!("created {clone} as a member of {user}"),
+        "CONNECT ON DATABASE postgres".into(),
+        "CREATE ON DATABASE postgres".into(),
+        format!("USAGE ON SCHEMA {schema}"),
+        format!("CREATE ON SCHEMA {schema}"),
+        format!("SELECT ON TABLE {schema}.t1"),
+        format!("INSERT ON TABLE {schema}.t1"),
+        format!("USAGE ON SEQUENCE {schema}.seq1"),
+        format!("EXECUTE ON ROUTINE {schema}.f1(a integer)"),
+        format!("membership in {readers}"),
+        format!("default SELECT ON TABLES FOR ROLE {owner} IN SCHEMA {schema}"),
+        format!("own default SELECT ON TABLES IN SCHEMA {schema} TO {readers}"),
+    ] {
+        assert_synced(&report, &needle);
+    }
+    let (current_user, current_pw) = login_of(&case, Stage::Current).await;
+    assert_eq!(current_user, clone);
+    // The clone's privileges are its own: they hold without the membership.
+    admin
+        .batch_execute(&format!("REVOKE {u} FROM {}", ident(&clone)))
+        .await
+        .unwrap();
+    run_as(
+        &fx,
+        &clone,
+        &current_pw,
+        &format!("SELECT * FROM {s}.t1; INSERT INTO {s}.t1 VALUES (1); SELECT nextval('{schema}.seq1'); SELECT {s}.f1(1)"),
+    )
+    .await
+    .unwrap();
+    let grant_option: bool = admin
+        .query_one(
+            "SELECT has_table_privilege($1, $2, 'SELECT WITH GRANT OPTION')",
+            &[&clone, &format!("{schema}.t1")],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(grant_option, "the grant option is kept");
+
+    // Drift: a DBA grants to the user in use (the clone), which also creates a table.
+    admin
+        .batch_execute(&format!("GRANT SELECT ON {s}.t2 TO {}", ident(&clone)))
+        .await
+        .unwrap();
+    run_as(
+        &fx,
+        &clone,
+        &current_pw,
+        &format!("CREATE TABLE {s}.mine (x int)"),
+    )
+    .await
+    .unwrap();
+    let readers_see_it: bool = admin
+        .query_one(
+            "SELECT has_table_privilege($1, $2, 'SELECT')",
+            &[&readers, &format!("{schema}.mine")],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        readers_see_it,
+        "the user's own default privileges were given to the clone"
+    );
+
+    // Rotation 2: the original user gets what drifted, and ownership is reported.
+    let report = rotate_reporting(&case).await;
+    assert!(!report.created);
+    assert_synced(
+        &report,
+        &format!("SELECT ON TABLE {schema}.t2: held by {clone}, granted to {user}"),
+    );
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains(&format!("owned by {clone}")) && n.contains("shared owner role")),
+        "{:#?}",
+        report.notes
+    );
+    let (current_user, current_pw) = login_of(&case, Stage::Current).await;
+    assert_eq!(current_user, user);
+    run_as(&fx, &user, &current_pw, &format!("SELECT * FROM {s}.t2"))
+        .await
+        .unwrap();
+    let (previous_user, previous_pw) = login_of(&case, Stage::Previous).await;
+    assert_eq!(previous_user, clone);
+    assert!(
+        fx.can_login(&clone, &previous_pw).await,
+        "the previous user still works"
+    );
+}
+
+#[tokio::test]
+async fn a_master_that_is_not_a_superuser_reports_what_it_cannot_grant() {
+    let fx = support::fixture();
+    let admin = fx.cluster.admin().await;
+    let master_user = unique_name("master");
+    let master_pw = hostile_password();
+    fx.cluster.create_login_role(&master_user, &master_pw).await;
+    let m = ident(&master_user);
+    let hidden = format!("hidden_{}", unique_name("t"));
+    admin
+        .batch_execute(&format!(
+            "ALTER ROLE {m} CREATEROLE; CREATE TABLE {} (x int);
+             BEGIN; SELECT pg_advisory_xact_lock(4242);
+             CREATE TABLE IF NOT EXISTS conformance_probe (x int);
+             GRANT SELECT ON conformance_probe TO {m}; COMMIT;",
+            ident(&hidden)
+        ))
+        .await
+        .unwrap();
+    let master = fx.secret_for(&master_user, &master_pw);
+    let case = Case::alternating(&fx, "weakmaster", "first-Password-1", Some(master)).await;
+    admin
+        .batch_execute(&format!(
+            "GRANT SELECT ON {} TO {}",
+            ident(&hidden),
+            ident(&case.username)
+        ))
+        .await
+        .unwrap();
+    let report = rotate_reporting(&case).await;
+    assert!(report.created);
+    // The master holds SELECT on the probe table without the grant option: PostgreSQL
+    // only warns, and the check afterwards reports it.
+    assert!(
+        report
+            .unsynced
+            .iter()
+            .any(|u| u.contains("SELECT ON TABLE public.conformance_probe")
+                && u.contains("not granted")),
+        "{:#?}",
+        report.unsynced
+    );
+    // The master holds nothing on the other table: PostgreSQL refuses.
+    assert!(
+        report
+            .unsynced
+            .iter()
+            .any(|u| u.contains(&format!("SELECT ON TABLE public.{hidden}"))
+                && u.contains("permission denied")),
+        "{:#?}",
+        report.unsynced
+    );
+    // Through the membership the master could give, the clone still works.
+    let (clone, password) = login_of(&case, Stage::Current).await;
+    assert!(fx.can_use_probe(&clone, &password).await);
+}
+
+#[tokio::test]
+async fn clone_names_over_63_bytes_are_refused_before_anything_is_written() {
+    let fx = support::fixture();
+    // The case appends an 11-byte suffix: 52 + 11 = 63 bytes, and "_clone" would not fit.
+    let case = Case::alternating(&fx, &"n".repeat(52), "first-Password-1", None).await;
+    assert_eq!(case.username.len(), 63);
+    let token = case.start().await;
+    let err = case.step(Step::CreateSecret, &token).await.unwrap_err();
+    assert_eq!(err.code(), "InvalidSecret");
+    assert!(err.to_string().contains("63"), "{err}");
+    assert_eq!(case.value(Stage::Pending).await, None);
+}
+
+/// One alternating rotation against a dedicated moto whose RDS API knows the database,
+/// with an RDS-managed master secret (only username and password, tagged with `primary`).
+async fn rotate_with_rds_master(
+    moto: &Moto,
+    current_host: &str,
+    primary_arn: &str,
+) -> Result<String, secret_rotor::Error> {
+    let fx = support::fixture();
+    let user = unique_name("rdsuser");
+    let password = hostile_password();
+    fx.create_account(&user, &password).await;
+    let (super_user, super_pw) = fx.cluster.superuser();
+    let master_arn = moto
+        .create_rds_managed_secret(&unique_name("rds!db"), super_user, super_pw, primary_arn)
+        .await;
+    let mut secret = fx.secret_for(&user, &password);
+    secret["host"] = current_host.into();
+    secret["masterarn"] = master_arn.into();
+    let arn = moto
+        .create_secret(&unique_name("rds/app"), &secret.to_string())
+        .await;
+    let target = fx.target();
+    let config = RotationConfig {
+        strategy: Strategy::AlternatingUsers,
+        ..RotationConfig::defaults(&target)
+    };
+    let rotator = Rotator::new(target, moto.store().await, config)
+        .unwrap()
+        .with_rds(RdsLocator::new(moto.rds_client()));
+    let token = VersionId::new(moto.start_rotation(&arn, None).await.unwrap()).unwrap();
+    let secret_id = SecretId::new(&arn).unwrap();
+    for step in Step::ALL {
+        rotator
+            .handle(&RotationEvent::new(step, secret_id.clone(), token.clone()))
+            .await?;
+    }
+    let current = moto
+        .store()
+        .await
+        .get_value(&secret_id, &Selector::stage(Stage::Current))
+        .await
+        .unwrap()
+        .unwrap();
+    let clone = current.username().unwrap().to_owned();
+    assert_eq!(clone, format!("{user}_clone"));
+    let new_password = secrecy::ExposeSecret::expose_secret(current.password().unwrap()).to_owned();
+    assert!(fx.can_login(&clone, &new_password).await);
+    assert!(
+        fx.can_login(&user, &password).await,
+        "the previous user still works"
+    );
+    Ok(clone)
+}
+
+#[tokio::test]
+async fn an_rds_managed_master_is_located_through_the_rds_api() {
+    let moto = Moto::start();
+    let port = support::fixture().cluster.port();
+    let instance = moto
+        .create_db_instance("pg-primary", "postgres", "127.0.0.1", port)
+        .await;
+    rotate_with_rds_master(&moto, "127.0.0.1", &instance)
+        .await
+        .unwrap();
+    // The secret's own tags are what named the instance.
+    let calls = moto.calls(&instance).await;
+    let _ = calls;
+}
+
+#[tokio::test]
+async fn a_user_on_a_read_replica_is_rotated_by_the_primarys_master() {
+    let moto = Moto::start();
+    let port = support::fixture().cluster.port();
+    let primary = moto
+        .create_db_instance("localhost", "postgres", "localhost", port)
+        .await;
+    moto.create_read_replica("127", "localhost", "127.0.0.1", port)
+        .await;
+    rotate_with_rds_master(&moto, "127.0.0.1", &primary)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_user_on_an_aurora_member_is_rotated_by_the_clusters_master() {
+    let moto = Moto::start();
+    let port = support::fixture().cluster.port();
+    let cluster = moto
+        .create_db_cluster("127", "aurora-postgresql", "127.0.0.1", port)
+        .await;
+    moto.add_cluster_instance("127", "localhost", "localhost", port)
+        .await;
+    rotate_with_rds_master(&moto, "localhost", &cluster)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_rds_master_for_an_unrelated_or_foreign_database_is_refused() {
+    let moto = Moto::start();
+    let port = support::fixture().cluster.port();
+    let unrelated = moto
+        .create_db_instance("localhost", "postgres", "localhost", port)
+        .await;
+    let err = rotate_with_rds_master(&moto, "127.0.0.1", &unrelated)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "CredentialMismatch", "{err}");
+    let mysql = moto
+        .create_db_instance("other-engine", "mysql", "127.0.0.1", port)
+        .await;
+    let err = rotate_with_rds_master(&moto, "127.0.0.1", &mysql)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidSecret", "{err}");
+    assert!(err.to_string().contains("mysql"), "{err}");
+}
