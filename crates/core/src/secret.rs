@@ -162,13 +162,6 @@ impl SecretValue {
         }
         Ok(SecretString::from(json))
     }
-
-    /// Whether two values hold the same JSON (password included).
-    pub fn same_as(&self, other: &SecretValue) -> bool {
-        self.fields == other.fields
-            && self.password.as_ref().map(ExposeSecret::expose_secret)
-                == other.password.as_ref().map(ExposeSecret::expose_secret)
-    }
 }
 
 impl fmt::Debug for SecretValue {

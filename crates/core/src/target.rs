@@ -96,6 +96,20 @@ impl Login {
     }
 }
 
+/// The other user of an alternating pair, AWS's way: `<user>_clone` for `<user>`, and
+/// `<user>` for `<user>_clone`.
+///
+/// ```
+/// assert_eq!(secret_rotor::target::alternate_of("app"), "app_clone");
+/// assert_eq!(secret_rotor::target::alternate_of("app_clone"), "app");
+/// ```
+pub fn alternate_of(username: &str) -> String {
+    match username.strip_suffix("_clone") {
+        Some(original) => original.to_owned(),
+        None => format!("{username}_clone"),
+    }
+}
+
 /// What [`Target::sync_alternate`] did to make the two users of an alternating pair
 /// equivalent. Logged, and returned in the setSecret step's result.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -209,10 +223,7 @@ pub trait Target: Send + Sync {
     /// The other user of an alternating pair: `<user>_clone` for `<user>` and back.
     /// Targets with a user-name length limit override this to refuse names that would not fit.
     fn alternate_username(&self, username: &str) -> Result<String> {
-        Ok(match username.strip_suffix("_clone") {
-            Some(original) => original.to_owned(),
-            None => format!("{username}_clone"),
-        })
+        Ok(alternate_of(username))
     }
 
     /// Alternating users, setSecret: logged in as `master`, make `pending`'s user exist

@@ -7,7 +7,9 @@ use secret_rotor::{
     Error, Outcome, RotationConfig, RotationEvent, Rotator, SecretId, Stage, Step, Strategy,
     VersionId,
 };
-use secret_rotor_testkit::faults::{Fault, FaultPlan, FaultyStore, FaultyTarget};
+use secret_rotor_testkit::faults::{
+    FaultPlan, FaultyStore, FaultyTarget, every_fault, faulty_rotator, run_rotation,
+};
 use secret_rotor_testkit::memory_target::MemoryTarget;
 use serde_json::{Value, json};
 
@@ -51,6 +53,18 @@ fn setup() -> Fx {
 }
 
 impl Fx {
+    fn faulty(
+        &self,
+        plan: &FaultPlan,
+    ) -> Rotator<FaultyTarget<MemoryTarget>, FaultyStore<MemoryStore>> {
+        faulty_rotator(
+            self.target.clone(),
+            self.store.clone(),
+            config(&self.target),
+            plan,
+        )
+    }
+
     fn rotator(&self) -> Rotator<MemoryTarget, MemoryStore> {
         Rotator::new(
             self.target.clone(),
@@ -218,64 +232,33 @@ async fn crash_after_any_call_converges_and_current_always_works() {
     let total = {
         let fx = setup();
         let plan = FaultPlan::counting();
-        let rotator = faulty(&fx, &plan);
         let t = fx.store.start_rotation(&fx.id, None).unwrap();
-        for step in Step::ALL {
-            rotator
-                .handle(&RotationEvent::new(step, fx.id.clone(), t.clone()))
-                .await
-                .unwrap();
-        }
+        run_rotation(&fx.faulty(&plan), &fx.id, &t).await.unwrap();
         assert!(plan.calls().iter().any(|c| c == "target.sync_alternate"));
         plan.calls().len()
     };
-    for n in 1..=total {
-        for fault in [Fault::CrashAfter(n), Fault::FailBefore(n)] {
-            let fx = setup();
-            let plan = FaultPlan::with(fault);
-            let rotator = faulty(&fx, &plan);
-            let t = fx.store.start_rotation(&fx.id, None).unwrap();
-            for step in Step::ALL {
-                if rotator
-                    .handle(&RotationEvent::new(step, fx.id.clone(), t.clone()))
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
-            }
-            assert!(plan.fired(), "{fault:?}");
-            assert!(
-                fx.logs_in(Stage::Current),
-                "{fault:?}: AWSCURRENT always works with alternating users"
-            );
-            plan.disarm();
-            fx.store.start_rotation(&fx.id, Some(&t)).unwrap();
-            for step in Step::ALL {
-                rotator
-                    .handle(&RotationEvent::new(step, fx.id.clone(), t.clone()))
-                    .await
-                    .unwrap_or_else(|e| panic!("{fault:?}: retry {step}: {e}"));
-            }
-            let d = fx.store.describe(&fx.id).await.unwrap();
-            assert_eq!(d.version_with(&Stage::Current), Some(&t));
-            assert_eq!(d.version_with(&Stage::Previous), Some(&fx.v1));
-            assert!(
-                fx.logs_in(Stage::Current) && fx.logs_in(Stage::Previous),
-                "{fault:?}"
-            );
+    for fault in every_fault(total) {
+        let fx = setup();
+        let plan = FaultPlan::with(fault);
+        let rotator = fx.faulty(&plan);
+        let t = fx.store.start_rotation(&fx.id, None).unwrap();
+        let _ = run_rotation(&rotator, &fx.id, &t).await;
+        assert!(plan.fired(), "{fault:?}");
+        assert!(
+            fx.logs_in(Stage::Current),
+            "{fault:?}: AWSCURRENT always works with alternating users"
+        );
+        plan.disarm();
+        fx.store.start_rotation(&fx.id, Some(&t)).unwrap();
+        if let Err((step, e)) = run_rotation(&rotator, &fx.id, &t).await {
+            panic!("{fault:?}: retry {step}: {e}");
         }
+        let d = fx.store.describe(&fx.id).await.unwrap();
+        assert_eq!(d.version_with(&Stage::Current), Some(&t));
+        assert_eq!(d.version_with(&Stage::Previous), Some(&fx.v1));
+        assert!(
+            fx.logs_in(Stage::Current) && fx.logs_in(Stage::Previous),
+            "{fault:?}"
+        );
     }
-}
-
-fn faulty(
-    fx: &Fx,
-    plan: &FaultPlan,
-) -> Rotator<FaultyTarget<MemoryTarget>, FaultyStore<MemoryStore>> {
-    Rotator::new(
-        FaultyTarget::new(fx.target.clone(), plan.clone()),
-        FaultyStore::new(fx.store.clone(), plan.clone()),
-        config(&fx.target),
-    )
-    .unwrap()
 }

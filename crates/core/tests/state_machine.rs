@@ -7,7 +7,7 @@ use secret_rotor::{
     Capabilities, Error, Outcome, RotationConfig, RotationEvent, Rotator, SecretId, Stage, Step,
     StepReport, Strategy, VersionId,
 };
-use secret_rotor_testkit::faults::{Fault, FaultPlan, FaultyStore, FaultyTarget};
+use secret_rotor_testkit::faults::{FaultPlan, every_fault, faulty_rotator, run_rotation};
 use secret_rotor_testkit::memory_target::MemoryTarget;
 use serde_json::json;
 
@@ -475,93 +475,67 @@ async fn the_cli_path_stages_the_pending_version_itself_and_resumes() {
 /// it converges on the first attempt's password and no state ever locks the user out.
 #[tokio::test]
 async fn crash_after_any_call_converges_on_retry() {
-    for mode in ["crash", "fail"] {
-        let total = {
-            let fx = setup();
-            let plan = FaultPlan::counting();
-            let rotator = Rotator::new(
-                FaultyTarget::new(fx.target.clone(), plan.clone()),
-                FaultyStore::new(fx.store.clone(), plan.clone()),
-                RotationConfig::defaults(&fx.target),
-            )
-            .unwrap();
-            let t = fx.store.start_rotation(&fx.id, Some(&vid("t2"))).unwrap();
-            for step in Step::ALL {
-                rotator
-                    .handle(&RotationEvent::new(step, fx.id.clone(), t.clone()))
-                    .await
-                    .unwrap();
-            }
-            plan.calls().len()
-        };
-        assert!(
-            total >= 12,
-            "a rotation makes at least 12 external calls, saw {total}"
+    let total = {
+        let fx = setup();
+        let plan = FaultPlan::counting();
+        let rotator = faulty_rotator(
+            fx.target.clone(),
+            fx.store.clone(),
+            RotationConfig::defaults(&fx.target),
+            &plan,
         );
-        for n in 1..=total {
-            let fx = setup();
-            let fault = if mode == "crash" {
-                Fault::CrashAfter(n)
-            } else {
-                Fault::FailBefore(n)
-            };
-            let plan = FaultPlan::with(fault);
-            let rotator = Rotator::new(
-                FaultyTarget::new(fx.target.clone(), plan.clone()),
-                FaultyStore::new(fx.store.clone(), plan.clone()),
-                RotationConfig::defaults(&fx.target),
-            )
-            .unwrap();
-            let t = fx.store.start_rotation(&fx.id, Some(&vid("t2"))).unwrap();
-            let mut failed = false;
-            for step in Step::ALL {
-                if rotator
-                    .handle(&RotationEvent::new(step, fx.id.clone(), t.clone()))
-                    .await
-                    .is_err()
-                {
-                    failed = true;
-                    break;
-                }
-            }
-            assert!(failed && plan.fired(), "{mode} {n}: the fault fired");
-            // Never locked out: some labelled version still logs in.
-            let live = fx.target.password_of("app").unwrap();
-            let labelled: Vec<String> = [Stage::Current, Stage::Pending]
-                .iter()
-                .filter_map(|s| fx.store.raw_value(&fx.id, s))
-                .map(|raw| {
-                    serde_json::from_str::<serde_json::Value>(&raw).unwrap()["password"]
-                        .as_str()
-                        .unwrap()
-                        .to_owned()
-                })
-                .collect();
-            assert!(
-                labelled.contains(&live),
-                "{mode} {n}: no labelled version logs in"
-            );
-            // The service retries the whole rotation with the same token.
-            plan.disarm();
-            fx.store.start_rotation(&fx.id, Some(&t)).unwrap();
-            for step in Step::ALL {
-                rotator
-                    .handle(&RotationEvent::new(step, fx.id.clone(), t.clone()))
-                    .await
-                    .unwrap_or_else(|e| panic!("{mode} {n}: retry of {step} failed: {e}"));
-            }
-            let d = fx.store.describe(&fx.id).await.unwrap();
-            assert_eq!(d.version_with(&Stage::Current), Some(&t), "{mode} {n}");
-            assert_eq!(d.version_with(&Stage::Previous), Some(&fx.v1), "{mode} {n}");
-            assert_eq!(d.rotation_in_progress(), None, "{mode} {n}");
-            let current: serde_json::Value =
-                serde_json::from_str(&fx.store.raw_value(&fx.id, &Stage::Current).unwrap())
-                    .unwrap();
-            assert_eq!(
-                fx.target.password_of("app").as_deref(),
-                current["password"].as_str(),
-                "{mode} {n}"
-            );
+        let t = fx.store.start_rotation(&fx.id, Some(&vid("t2"))).unwrap();
+        run_rotation(&rotator, &fx.id, &t).await.unwrap();
+        plan.calls().len()
+    };
+    assert!(
+        total >= 12,
+        "a rotation makes at least 12 external calls, saw {total}"
+    );
+    for fault in every_fault(total) {
+        let fx = setup();
+        let plan = FaultPlan::with(fault);
+        let rotator = faulty_rotator(
+            fx.target.clone(),
+            fx.store.clone(),
+            RotationConfig::defaults(&fx.target),
+            &plan,
+        );
+        let t = fx.store.start_rotation(&fx.id, Some(&vid("t2"))).unwrap();
+        let failed = run_rotation(&rotator, &fx.id, &t).await.is_err();
+        assert!(failed && plan.fired(), "{fault:?}: the fault fired");
+        // Never locked out: some labelled version still logs in.
+        let live = fx.target.password_of("app").unwrap();
+        let labelled: Vec<String> = [Stage::Current, Stage::Pending]
+            .iter()
+            .filter_map(|s| fx.store.raw_value(&fx.id, s))
+            .map(|raw| {
+                serde_json::from_str::<serde_json::Value>(&raw).unwrap()["password"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert!(
+            labelled.contains(&live),
+            "{fault:?}: no labelled version logs in"
+        );
+        // The service retries the whole rotation with the same token.
+        plan.disarm();
+        fx.store.start_rotation(&fx.id, Some(&t)).unwrap();
+        if let Err((step, e)) = run_rotation(&rotator, &fx.id, &t).await {
+            panic!("{fault:?}: retry of {step} failed: {e}");
         }
+        let d = fx.store.describe(&fx.id).await.unwrap();
+        assert_eq!(d.version_with(&Stage::Current), Some(&t), "{fault:?}");
+        assert_eq!(d.version_with(&Stage::Previous), Some(&fx.v1), "{fault:?}");
+        assert_eq!(d.rotation_in_progress(), None, "{fault:?}");
+        let current: serde_json::Value =
+            serde_json::from_str(&fx.store.raw_value(&fx.id, &Stage::Current).unwrap()).unwrap();
+        assert_eq!(
+            fx.target.password_of("app").as_deref(),
+            current["password"].as_str(),
+            "{fault:?}"
+        );
     }
 }

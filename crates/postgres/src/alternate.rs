@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use postgres_protocol::escape::{escape_identifier, escape_literal};
-use postgres_protocol::password::scram_sha_256;
+use postgres_protocol::escape::escape_identifier;
 use secrecy::ExposeSecret;
 use secret_rotor::{AlternateReport, Credential, Error, Result};
 use tokio_postgres::Client;
@@ -12,6 +11,7 @@ use tokio_postgres::Client;
 use crate::connect::chain;
 use crate::credential::PgCredential;
 use crate::privileges::{self, INHERITS_SQL, OWNED_SQL};
+use crate::scram_literal;
 
 /// The advisory lock key that serialises secret-rotor's alternate-user changes.
 const SYNC_LOCK: i64 = 0x5345_4352_4f54; // "SECROT"
@@ -55,7 +55,7 @@ async fn sync(
     pending: &PgCredential,
 ) -> std::result::Result<AlternateReport, tokio_postgres::Error> {
     let (a, b) = (current.username.as_str(), pending.username.as_str());
-    let verifier = escape_literal(&scram_sha_256(pending.password.expose_secret().as_bytes()));
+    let verifier = scram_literal(pending.password.expose_secret());
     let mut report = AlternateReport::default();
     let tx = client.transaction().await?;
     // One change of this kind at a time per cluster: concurrent GRANTs on the same object

@@ -14,10 +14,20 @@ use tracing::debug;
 
 use crate::credential::{PgCredential, TlsMode};
 
-/// A login attempt's result: a connected client, or the server's refusal.
+/// A login attempt's result: a connected client, or the server's reason for refusing.
 pub(crate) enum Session {
     Connected(Client),
-    Refused(Login),
+    Refused { reason: String },
+}
+
+impl Session {
+    /// The client, or the refusal as a [`Login`].
+    pub(crate) fn client(self) -> std::result::Result<Client, Login> {
+        match self {
+            Session::Connected(client) => Ok(client),
+            Session::Refused { reason } => Err(Login::Refused { reason }),
+        }
+    }
 }
 
 pub(crate) async fn login(
@@ -56,7 +66,7 @@ pub(crate) async fn login(
             ),
         }),
         Ok(Ok(client)) => Ok(Session::Connected(client)),
-        Ok(Err(e)) => classify(&e, &server).map(Session::Refused),
+        Ok(Err(e)) => classify(&e, &server).map(|reason| Session::Refused { reason }),
     }
 }
 
@@ -93,17 +103,15 @@ pub(crate) fn chain(e: &tokio_postgres::Error) -> String {
     text
 }
 
-/// Sorts a failed login: a refusal of the credential is `Ok(Login::Refused)`; anything
-/// else is an error with the right code.
-fn classify(e: &tokio_postgres::Error, server: &str) -> Result<Login> {
+/// Sorts a failed login: a refusal of the credential is `Ok(reason)`; anything else is an
+/// error with the right code.
+fn classify(e: &tokio_postgres::Error, server: &str) -> Result<String> {
     if let Some(db) = e.as_db_error() {
         let code = db.code();
         if *code == SqlState::INVALID_PASSWORD
             || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
         {
-            return Ok(Login::Refused {
-                reason: db.message().to_owned(),
-            });
+            return Ok(db.message().to_owned());
         }
         return Err(Error::Target {
             target: server.to_owned(),

@@ -167,12 +167,16 @@ impl PostgresTarget {
 /// assert!(!sql.contains("s3cret"));
 /// ```
 pub fn alter_role_sql(username: &str, password: &str) -> String {
-    let verifier = scram_sha_256(password.as_bytes());
     format!(
         "ALTER ROLE {} PASSWORD {}",
         escape_identifier(username),
-        escape_literal(&verifier)
+        scram_literal(password)
     )
+}
+
+/// The SCRAM-SHA-256 verifier of `password` (new random salt), as an SQL literal.
+pub(crate) fn scram_literal(password: &str) -> String {
+    escape_literal(&scram_sha_256(password.as_bytes()))
 }
 
 impl Target for PostgresTarget {
@@ -195,16 +199,16 @@ impl Target for PostgresTarget {
     }
 
     async fn try_login(&self, credential: &PgCredential) -> Result<Login> {
-        Ok(match self.session(credential).await? {
-            Session::Connected(_) => Login::Accepted,
-            Session::Refused(refusal) => refusal,
+        Ok(match self.session(credential).await?.client() {
+            Ok(_) => Login::Accepted,
+            Err(refusal) => refusal,
         })
     }
 
     async fn set_password(&self, login_as: &PgCredential, pending: &PgCredential) -> Result<Login> {
-        let client = match self.session(login_as).await? {
-            Session::Connected(client) => client,
-            Session::Refused(refusal) => return Ok(refusal),
+        let client = match self.session(login_as).await?.client() {
+            Ok(client) => client,
+            Err(refusal) => return Ok(refusal),
         };
         let sql = alter_role_sql(&pending.username, pending.password.expose_secret());
         self.run(&client, login_as, &sql).await?;
@@ -212,9 +216,9 @@ impl Target for PostgresTarget {
     }
 
     async fn verify(&self, pending: &PgCredential) -> Result<Login> {
-        let client = match self.session(pending).await? {
-            Session::Connected(client) => client,
-            Session::Refused(refusal) => return Ok(refusal),
+        let client = match self.session(pending).await?.client() {
+            Ok(client) => client,
+            Err(refusal) => return Ok(refusal),
         };
         let rows = self.run(&client, pending, "SELECT current_user").await?;
         let user = rows.iter().find_map(|m| match m {
@@ -236,10 +240,7 @@ impl Target for PostgresTarget {
     }
 
     fn alternate_username(&self, username: &str) -> Result<String> {
-        let alternate = match username.strip_suffix("_clone") {
-            Some(original) => original.to_owned(),
-            None => format!("{username}_clone"),
-        };
+        let alternate = secret_rotor::target::alternate_of(username);
         if alternate.len() > credential::MAX_IDENTIFIER_BYTES {
             return Err(Error::invalid_secret(
                 "AWSCURRENT",
@@ -261,11 +262,7 @@ impl Target for PostgresTarget {
     ) -> Result<AlternateReport> {
         let mut client = match self.session(master).await? {
             Session::Connected(client) => client,
-            Session::Refused(login) => {
-                let reason = match login {
-                    Login::Refused { reason } => reason,
-                    Login::Accepted => String::new(),
-                };
+            Session::Refused { reason } => {
                 return Err(Error::LoginRefused {
                     target: master.server(),
                     credential: "master secret".into(),

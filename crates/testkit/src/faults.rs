@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use secret_rotor::store::{SecretStore, Selector};
 use secret_rotor::{
-    AlternateReport, Capabilities, Error, Login, Result, RotationToken, SecretDescription,
-    SecretId, SecretValue, Stage, Target, VersionId,
+    AlternateReport, Capabilities, Error, Login, Result, RotationConfig, RotationEvent,
+    RotationToken, Rotator, SecretDescription, SecretId, SecretValue, Stage, Step, Target,
+    VersionId,
 };
 
 /// Which call to break.
@@ -243,4 +244,39 @@ impl<T: Target> Target for FaultyTarget<T> {
             )
             .await
     }
+}
+
+/// A rotator whose store and target calls all go through `plan`.
+pub fn faulty_rotator<T: Target, S: SecretStore>(
+    target: T,
+    store: S,
+    config: RotationConfig,
+    plan: &FaultPlan,
+) -> Rotator<FaultyTarget<T>, FaultyStore<S>> {
+    Rotator::new(
+        FaultyTarget::new(target, plan.clone()),
+        FaultyStore::new(store, plan.clone()),
+        config,
+    )
+    .expect("the configuration suits the target")
+}
+
+/// Runs the four steps of the rotation `token` in order, stopping at the first failure as
+/// the service does; the failing step and its error.
+pub async fn run_rotation<T: Target, S: SecretStore>(
+    rotator: &Rotator<T, S>,
+    secret_id: &SecretId,
+    token: &VersionId,
+) -> std::result::Result<(), (Step, Error)> {
+    for step in Step::ALL {
+        let event = RotationEvent::new(step, secret_id.clone(), token.clone());
+        rotator.handle(&event).await.map_err(|e| (step, e))?;
+    }
+    Ok(())
+}
+
+/// Every fault of a rotation that makes `calls` external calls: a crash right after each
+/// call, and a failure right before each.
+pub fn every_fault(calls: usize) -> impl Iterator<Item = Fault> {
+    (1..=calls).flat_map(|n| [Fault::CrashAfter(n), Fault::FailBefore(n)])
 }

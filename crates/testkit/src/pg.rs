@@ -293,11 +293,6 @@ impl PgCluster {
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", self.log_path.display()))
     }
 
-    /// The path of the server log.
-    pub fn server_log_path(&self) -> &Path {
-        &self.log_path
-    }
-
     /// Connection settings for `user`/`password` over TCP without TLS (set
     /// [`tokio_postgres::Config::ssl_mode`] and connect with a TLS connector for TLS).
     pub fn config(&self, user: &str, password: &str) -> tokio_postgres::Config {

@@ -160,14 +160,21 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         }
     }
 
-    /// The checks AWS's templates make on every step, in their order.
-    async fn preconditions(&self, secret_id: &SecretId, token: &VersionId) -> Result<Checked> {
+    /// `DescribeSecret`, refusing a secret whose `RotationEnabled` is false (absent is not
+    /// false: rotation was never configured).
+    async fn describe_enabled(&self, secret_id: &SecretId) -> Result<SecretDescription> {
         let description = self.store.describe(secret_id).await?;
         if description.rotation_enabled == Some(false) {
             return Err(Error::RotationDisabled {
                 secret_id: secret_id.to_string(),
             });
         }
+        Ok(description)
+    }
+
+    /// The checks AWS's templates make on every step, in their order.
+    async fn preconditions(&self, secret_id: &SecretId, token: &VersionId) -> Result<Checked> {
+        let description = self.describe_enabled(secret_id).await?;
         let Some(stages) = description.stages_of(token) else {
             return Err(Error::TokenNotAVersion {
                 secret_id: secret_id.to_string(),
@@ -207,12 +214,7 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         token: &VersionId,
     ) -> Result<(VersionId, StepReport)> {
         let started = Instant::now();
-        let description = self.store.describe(secret_id).await?;
-        if description.rotation_enabled == Some(false) {
-            return Err(Error::RotationDisabled {
-                secret_id: secret_id.to_string(),
-            });
-        }
+        let description = self.describe_enabled(secret_id).await?;
         let (token, outcome) = match description.rotation_in_progress() {
             Some(in_progress) => {
                 info!(%secret_id, token = %in_progress, "resuming the rotation in progress");

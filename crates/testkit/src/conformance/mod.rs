@@ -46,7 +46,8 @@ use secret_rotor::{
 };
 use serde_json::Value;
 
-use crate::faults::{Fault, FaultPlan, FaultyStore, FaultyTarget};
+pub use crate::faults::every_fault;
+use crate::faults::{Fault, FaultPlan, FaultyStore, FaultyTarget, faulty_rotator, run_rotation};
 use crate::moto::Moto;
 
 pub use alternating::*;
@@ -304,29 +305,24 @@ impl<'f, F: Fixture> Case<'f, F> {
 }
 
 impl<F: Fixture> Case<'_, F> {
-    /// A rotator on this case's store and target, both going through `plan`.
     fn faulty(
         &self,
         plan: &FaultPlan,
     ) -> Rotator<FaultyTarget<F::Target>, FaultyStore<AwsSecretStore>> {
-        Rotator::new(
-            FaultyTarget::new(self.rotator.target().clone(), plan.clone()),
-            FaultyStore::new(self.store().clone(), plan.clone()),
+        faulty_rotator(
+            self.rotator.target().clone(),
+            self.store().clone(),
             self.rotator.config().clone(),
+            plan,
         )
-        .expect("rotator")
     }
 
     /// The external calls (Secrets Manager and target) of one clean rotation, in order.
     pub async fn count_calls(&self) -> Vec<String> {
         let plan = FaultPlan::counting();
-        let rotator = self.faulty(&plan);
         let token = self.start().await;
-        for step in Step::ALL {
-            let event = RotationEvent::new(step, self.secret_id.clone(), token.clone());
-            if let Err(e) = rotator.handle(&event).await {
-                panic!("clean rotation, {step}: [{}] {e}", e.code());
-            }
+        if let Err((step, e)) = run_rotation(&self.faulty(&plan), &self.secret_id, &token).await {
+            panic!("clean rotation, {step}: [{}] {e}", e.code());
         }
         plan.calls()
     }
@@ -335,14 +331,8 @@ impl<F: Fixture> Case<'_, F> {
     /// stops; returns its token. Panics if the fault never fired.
     pub async fn rotate_with(&self, fault: Fault) -> VersionId {
         let plan = FaultPlan::with(fault);
-        let rotator = self.faulty(&plan);
         let token = self.start().await;
-        for step in Step::ALL {
-            let event = RotationEvent::new(step, self.secret_id.clone(), token.clone());
-            if rotator.handle(&event).await.is_err() {
-                break;
-            }
-        }
+        let _ = run_rotation(&self.faulty(&plan), &self.secret_id, &token).await;
         assert!(plan.fired(), "{fault:?} fired (calls: {:?})", plan.calls());
         token
     }
@@ -354,18 +344,10 @@ impl<F: Fixture> Case<'_, F> {
             .start_rotation(self.secret_id.as_str(), Some(token.as_str()))
             .await
             .unwrap_or_else(|e| panic!("{fault:?}: the service's retry was refused: {e}"));
-        for step in Step::ALL {
-            if let Err(e) = self.step(step, token).await {
-                panic!("{fault:?}: retry of {step} failed: [{}] {e}", e.code());
-            }
+        if let Err((step, e)) = run_rotation(&self.rotator, &self.secret_id, token).await {
+            panic!("{fault:?}: retry of {step} failed: [{}] {e}", e.code());
         }
     }
-}
-
-/// Every fault of a rotation that makes `calls` external calls: a crash right after each
-/// call, and a failure right before each.
-pub fn every_fault(calls: usize) -> impl Iterator<Item = Fault> {
-    (1..=calls).flat_map(|n| [Fault::CrashAfter(n), Fault::FailBefore(n)])
 }
 
 /// Asserts an error with `code`.
