@@ -11,10 +11,7 @@ use tokio_postgres::Client;
 use crate::connect::chain;
 use crate::credential::PgCredential;
 use crate::privileges::{self, INHERITS_SQL, OWNED_SQL};
-use crate::scram_literal;
-
-/// The advisory lock key that serialises secret-rotor's alternate-user changes.
-const SYNC_LOCK: i64 = 0x5345_4352_4f54; // "SECROT"
+use crate::{ALTERNATE_SYNC_LOCK, scram_literal};
 
 /// How long the whole change may take before it is rolled back and the step fails.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
@@ -60,8 +57,10 @@ async fn sync(
     let tx = client.transaction().await?;
     // One change of this kind at a time per cluster: concurrent GRANTs on the same object
     // fail with "tuple concurrently updated".
-    tx.batch_execute(&format!("SELECT pg_advisory_xact_lock({SYNC_LOCK})"))
-        .await?;
+    tx.batch_execute(&format!(
+        "SELECT pg_advisory_xact_lock({ALTERNATE_SYNC_LOCK})"
+    ))
+    .await?;
     report.created = tx
         .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&b])
         .await?

@@ -44,6 +44,10 @@ use connect::{Session, chain, login};
 
 /// Characters AWS's PostgreSQL templates leave out of passwords by default.
 pub const DEFAULT_EXCLUDE_CHARACTERS: &str = ":/@\"'\\";
+/// The advisory lock (`pg_advisory_xact_lock`) under which the alternate-user change
+/// runs. PostgreSQL fails concurrent `GRANT`s on one object ("tuple concurrently
+/// updated"): scripts that grant on the same objects can take this lock too.
+pub const ALTERNATE_SYNC_LOCK: i64 = 0x5345_4352_4f54; // "SECROT"
 /// How long a statement may take before the step fails (and is retried).
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(15);
 

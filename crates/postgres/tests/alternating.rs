@@ -208,10 +208,11 @@ async fn a_master_that_is_not_a_superuser_reports_what_it_cannot_grant() {
     admin
         .batch_execute(&format!(
             "ALTER ROLE {m} CREATEROLE; CREATE TABLE {} (x int);
-             BEGIN; SELECT pg_advisory_xact_lock(4242);
+             BEGIN; SELECT pg_advisory_xact_lock({lock});
              CREATE TABLE IF NOT EXISTS conformance_probe (x int);
              GRANT SELECT ON conformance_probe TO {m}; COMMIT;",
-            ident(&hidden)
+            ident(&hidden),
+            lock = secret_rotor_postgres::ALTERNATE_SYNC_LOCK,
         ))
         .await
         .unwrap();

@@ -90,10 +90,11 @@ impl AlternatingFixture for PgFixture {
         let admin = self.cluster.admin().await;
         admin
             .batch_execute(&format!(
-                "BEGIN; SELECT pg_advisory_xact_lock(4242); \
+                "BEGIN; SELECT pg_advisory_xact_lock({lock}); \
                  CREATE TABLE IF NOT EXISTS {PROBE_TABLE} (x int); \
                  GRANT SELECT ON {PROBE_TABLE} TO {}; COMMIT",
-                escape_identifier(username)
+                escape_identifier(username),
+                lock = secret_rotor_postgres::ALTERNATE_SYNC_LOCK,
             ))
             .await
             .expect("grant the probe privilege");
