@@ -283,19 +283,19 @@ async fn runtime_api_runs_a_real_lambda_binary() {
     // The process survives errors and keeps serving.
     assert!(lambda.invoke(json!(7)).await.is_ok());
 
-    let logs = lambda.logs();
-    assert!(
-        logs.contains(&format!("echo-lambda stdout: request {request_id}")),
-        "{logs}"
-    );
-    assert!(
-        logs.contains(&format!("echo-lambda stderr: request {request_id}")),
-        "{logs}"
-    );
     let rss = lambda.peak_rss_kib().expect("VmHWM");
     assert!(rss > 0);
     let pid = lambda.pid();
+    // The pipes are read by threads: only after shutdown is every line surely captured.
     let all = lambda.shutdown().await;
+    assert!(
+        all.contains(&format!("echo-lambda stdout: request {request_id}")),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!("echo-lambda stderr: request {request_id}")),
+        "{all}"
+    );
     assert!(all.contains("echo-lambda stdout"));
     assert!(
         !Path::new(&format!("/proc/{pid}")).exists(),
@@ -319,8 +319,8 @@ async fn runtime_api_reports_a_dead_process_as_exit_error() {
         "{outcome:?}"
     );
     assert!(started.elapsed().as_secs() < 10, "fails fast");
-    assert!(lambda.logs().contains("failing init on purpose"));
     assert!(!lambda.is_running());
+    assert!(lambda.shutdown().await.contains("failing init on purpose"));
 }
 
 #[tokio::test]
