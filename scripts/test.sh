@@ -5,7 +5,8 @@
 #   2. formatting, clippy with -D warnings, rustdoc with -D warnings;
 #   3. every test: unit, state machine, conformance and fault injection on a private
 #      PostgreSQL that enforces passwords (TLS verify-full, test CA) and moto,
-#      the Lambda binary through the Runtime API, the CLI, sample events, SAM template.
+#      the Lambda binary through the Runtime API, the CLI, sample events, the SAM
+#      template (tests/it/sam_template.rs runs cfn-lint on it).
 # Tests start their own moto and PostgreSQL instances on free ports; a missing tool is
 # a failure, never a skip.
 set -euo pipefail
@@ -29,8 +30,5 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 step "cargo test"
 cargo test --workspace --locked
-
-step "cfn-lint template.yaml"
-cfn-lint template.yaml
 
 printf '\nAll checks passed.\n'

@@ -10,9 +10,8 @@ use secret_rotor::{
     Error, Outcome, Result, RotationConfig, RotationEvent, Rotator, SecretDescription, SecretId,
     Stage, Step, StepReport, Target, VersionId,
 };
-use secret_rotor_postgres::PostgresTarget;
 
-use crate::targets::TargetKind;
+use crate::targets::{WithTarget, target_name, with_target};
 
 /// Exit code of `status` when a rotation is in progress.
 const EXIT_IN_PROGRESS: u8 = 3;
@@ -36,8 +35,7 @@ impl Aws {
     }
 
     /// A rotator for `target`, configured from the environment like the Lambda function.
-    fn rotator<T: Target>(self, target: Result<T>) -> Result<Rotator<T, AwsSecretStore>> {
-        let target = target?;
+    fn rotator<T: Target>(self, target: T) -> Result<Rotator<T, AwsSecretStore>> {
         let config = RotationConfig::from_env(&target)?;
         Ok(Rotator::new(target, self.store, config)?.with_rds(self.rds))
     }
@@ -45,10 +43,21 @@ impl Aws {
 
 pub(crate) async fn rotate(aws: Aws, secret_id: &str, target: Option<&str>) -> Result<ExitCode> {
     let secret_id = SecretId::new(secret_id)?;
-    match TargetKind::resolve(target, &aws.store, &secret_id).await? {
-        TargetKind::Postgres => {
-            rotate_with(aws.rotator(PostgresTarget::from_env())?, &secret_id).await
-        }
+    let name = target_name(target, &aws.store, &secret_id).await?;
+    with_target(&name, Rotate { aws, secret_id }).await
+}
+
+/// `rotate`: the four steps of one rotation.
+struct Rotate {
+    aws: Aws,
+    secret_id: SecretId,
+}
+
+impl WithTarget for Rotate {
+    type Output = ExitCode;
+
+    async fn run<T: Target>(self, target: T) -> Result<ExitCode> {
+        rotate_with(self.aws.rotator(target)?, &self.secret_id).await
     }
 }
 
@@ -60,15 +69,24 @@ pub(crate) async fn step(aws: Aws, path: &Path, target: Option<&str>) -> Result<
             reason: format!("{} is not JSON: {e}", path.display()),
         })?;
     let event = RotationEvent::from_json(&payload)?;
-    let report = match TargetKind::resolve(target, &aws.store, &event.secret_id).await? {
-        TargetKind::Postgres => {
-            aws.rotator(PostgresTarget::from_env())?
-                .handle(&event)
-                .await?
-        }
-    };
+    let name = target_name(target, &aws.store, &event.secret_id).await?;
+    let report = with_target(&name, RunStep { aws, event }).await?;
     print_report(&report);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `step`: one step from an event file.
+struct RunStep {
+    aws: Aws,
+    event: RotationEvent,
+}
+
+impl WithTarget for RunStep {
+    type Output = StepReport;
+
+    async fn run<T: Target>(self, target: T) -> Result<StepReport> {
+        self.aws.rotator(target)?.handle(&self.event).await
+    }
 }
 
 pub(crate) async fn status(store: AwsSecretStore, secret_id: &str) -> Result<ExitCode> {

@@ -76,7 +76,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error [{}]: {e}", e.code());
+            eprintln!("error [{}]: {}", e.code(), e.display_chain());
             ExitCode::FAILURE
         }
     }

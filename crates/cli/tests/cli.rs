@@ -12,9 +12,9 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use secret_rotor::store::{SecretStore, Selector};
 use secret_rotor::{SecretDescription, SecretId, Stage, Step, VersionId};
+use secret_rotor_postgres::testing::PgCluster;
 use secret_rotor_testkit::conformance::hostile_password;
 use secret_rotor_testkit::moto::{Moto, unique_name};
-use secret_rotor_testkit::pg::PgCluster;
 use serde_json::{Value, json};
 
 /// Bound on one run of the binary (a rotation takes well under a second here).

@@ -34,7 +34,10 @@ impl RotationConfig {
         };
         let config = RotationConfig {
             strategy,
-            password: PasswordPolicy::from_lookup(lookup, target.default_exclude_characters())?,
+            password: PasswordPolicy::from_lookup(
+                lookup,
+                target.info().default_exclude_characters,
+            )?,
         };
         config.check(target)?;
         Ok(config)
@@ -44,24 +47,15 @@ impl RotationConfig {
     pub fn defaults<T: Target>(target: &T) -> Self {
         RotationConfig {
             strategy: Strategy::SingleUser,
-            password: PasswordPolicy::with_excluded(target.default_exclude_characters()),
+            password: PasswordPolicy::with_excluded(target.info().default_exclude_characters),
         }
     }
 
     /// Refuses a strategy the target does not declare, and impossible password options.
     pub fn check<T: Target>(&self, target: &T) -> Result<()> {
-        let capabilities = target.capabilities();
-        if !capabilities.supports(self.strategy) {
-            return Err(Error::UnsupportedStrategy {
-                target: target.name(),
-                strategy: self.strategy.to_string(),
-                supported: capabilities
-                    .strategies()
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
+        let info = target.info();
+        if !info.capabilities.supports(self.strategy) {
+            return Err(Error::unsupported_strategy(&info, self.strategy));
         }
         self.password.validate()
     }

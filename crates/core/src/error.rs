@@ -2,9 +2,14 @@
 //!
 //! Every failure of a rotation step is an [`Error`]. Its [`Error::code`] is a stable,
 //! documented string (the Lambda `errorType`, a log field, a runbook key); its message says
-//! what went wrong and what to check, and never contains a password.
+//! what went wrong and what to check, and never contains a password. Errors that wrap a
+//! driver's or an SDK's error keep it as their [`source`](std::error::Error::source);
+//! [`Error::display_chain`] shows the whole chain on one line where a person reads it (the
+//! Lambda `errorMessage`, the log line, the CLI).
 
 use std::fmt;
+
+use crate::target::{Strategy, TargetInfo};
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -12,10 +17,61 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// A boxed error from a driver or SDK, kept as the `source` of an [`Error`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// Which secret value an error is about. The core knows which value it parsed or tried, and
+/// says so; targets never spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecretVersion {
+    /// The version labelled `AWSCURRENT`.
+    Current,
+    /// The version labelled `AWSPENDING` (the invocation's token).
+    Pending,
+    /// The version labelled `AWSPREVIOUS`.
+    Previous,
+    /// The master secret of alternating users (`masterarn`).
+    Master,
+    /// A value about to be stored.
+    New,
+}
+
+impl SecretVersion {
+    /// How messages name it: `AWSCURRENT`, `AWSPENDING`, `AWSPREVIOUS`, `the master
+    /// secret`, `the new version`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretVersion::Current => "AWSCURRENT",
+            SecretVersion::Pending => "AWSPENDING",
+            SecretVersion::Previous => "AWSPREVIOUS",
+            SecretVersion::Master => "the master secret",
+            SecretVersion::New => "the new version",
+        }
+    }
+}
+
+impl fmt::Display for SecretVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `" in AWSPENDING"`, or nothing when the version is not known (yet).
+fn in_version(version: &Option<SecretVersion>) -> String {
+    version.map(|v| format!(" in {v}")).unwrap_or_default()
+}
+
+/// `"a, b"`.
+fn strategy_list(strategies: &[Strategy]) -> String {
+    strategies
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Everything that can make a rotation step fail.
 ///
 /// The variants are backend-agnostic; targets map their driver errors onto
-/// [`Error::Unreachable`], [`Error::Tls`], [`Error::LoginRefused`] and [`Error::Target`].
+/// [`Error::Unreachable`], [`Error::Tls`], [`Error::LoginRefused`] and [`Error::Target`],
+/// keeping the driver's error as the `source`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -33,11 +89,11 @@ pub enum Error {
         reason: String,
     },
 
-    /// A secret version's value is not usable (not JSON, missing keys, wrong engine, too big).
-    #[error("invalid secret value in {version}: {reason}")]
+    /// A secret value is not usable (not JSON, missing keys, wrong engine, too big).
+    #[error("invalid secret value{}: {reason}", in_version(.version))]
     InvalidSecret {
-        /// Which version (e.g. `AWSCURRENT`, `AWSPENDING`, a master secret).
-        version: String,
+        /// Which value; filled in by the core ([`Error::in_version`]).
+        version: Option<SecretVersion>,
         /// What is wrong with it (never its content).
         reason: String,
     },
@@ -87,43 +143,51 @@ pub enum Error {
     MissingValue {
         /// The secret.
         secret_id: String,
-        /// The version or stage that has no value.
+        /// The version or stage that has no value (e.g. `AWSPENDING (version 1234)`).
         version: String,
     },
 
     /// A Secrets Manager API call failed.
-    #[error("Secrets Manager {operation} failed: {message}")]
+    #[error("Secrets Manager {operation} failed")]
     SecretsManager {
         /// The API operation, e.g. `PutSecretValue`.
         operation: &'static str,
         /// The service's error code when it gave one, e.g. `ThrottlingException`.
         service_code: Option<String>,
-        /// The full error message.
-        message: String,
         /// Whether a retry may succeed (throttling, timeouts, 5xx).
         retryable: bool,
+        /// The SDK's error.
+        #[source]
+        source: BoxError,
     },
 
-    /// An RDS API call failed (locating the instance of an RDS-managed master secret).
-    #[error("RDS {operation} failed: {message}")]
+    /// An RDS API call failed, or answered something unusable (locating the database of an
+    /// RDS-managed master secret).
+    #[error("RDS {operation} failed{}", .reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
     Rds {
         /// The API operation, e.g. `DescribeDBInstances`.
         operation: &'static str,
-        /// The full error message.
-        message: String,
+        /// What was wrong with the answer, when the call itself succeeded.
+        reason: Option<String>,
         /// Whether a retry may succeed.
         retryable: bool,
+        /// The SDK's error, when the call failed.
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// The configured rotation strategy is not one the target supports.
-    #[error("target {target} does not support the {strategy} strategy (it supports: {supported})")]
+    #[error(
+        "target {target} does not support the {strategy} strategy (it supports: {})",
+        strategy_list(.supported)
+    )]
     UnsupportedStrategy {
         /// The target's name.
         target: &'static str,
         /// The strategy that was asked for.
-        strategy: String,
+        strategy: Strategy,
         /// The strategies the target declares.
-        supported: String,
+        supported: &'static [Strategy],
     },
 
     /// The pending and current credentials do not describe the same account and server
@@ -139,8 +203,11 @@ pub enum Error {
     Unreachable {
         /// Where (host:port or URL).
         target: String,
-        /// Why.
+        /// Why, in words.
         reason: String,
+        /// The driver's error, when there is one.
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// TLS could not be established or the server's certificate was refused.
@@ -148,8 +215,11 @@ pub enum Error {
     Tls {
         /// Where (host:port or URL).
         target: String,
-        /// Why (e.g. unknown issuer, name mismatch, server does not offer TLS).
+        /// Why, in words (e.g. unknown issuer, name mismatch, server does not offer TLS).
         reason: String,
+        /// The driver's error, when there is one.
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// The target refused a credential that had to work.
@@ -157,8 +227,8 @@ pub enum Error {
     LoginRefused {
         /// Where (host:port or URL).
         target: String,
-        /// Which credential (`AWSPENDING`, master, ...).
-        credential: String,
+        /// Which credential.
+        credential: SecretVersion,
         /// The server's reason.
         reason: String,
     },
@@ -185,12 +255,15 @@ pub enum Error {
     /// The target failed while doing its work (a statement, an API response, ...).
     #[error("{target} failed: {reason}")]
     Target {
-        /// Which target.
+        /// Which target (host:port or URL).
         target: String,
-        /// What failed.
+        /// What failed, in words.
         reason: String,
         /// Whether a retry may succeed.
         retryable: bool,
+        /// The driver's error, when there is one.
+        #[source]
+        source: Option<BoxError>,
     },
 }
 
@@ -238,6 +311,42 @@ impl Error {
         }
     }
 
+    /// The message with every cause, on one line (`a: b: c`): what the Lambda's
+    /// `errorMessage`, the log line and the CLI show.
+    ///
+    /// ```
+    /// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+    /// let e = secret_rotor::Error::Unreachable {
+    ///     target: "db:5432".into(),
+    ///     reason: "cannot connect".into(),
+    ///     source: Some(Box::new(io)),
+    /// };
+    /// assert_eq!(e.to_string(), "cannot reach db:5432: cannot connect");
+    /// assert_eq!(
+    ///     e.display_chain().to_string(),
+    ///     "cannot reach db:5432: cannot connect: connection refused"
+    /// );
+    /// ```
+    pub fn display_chain(&self) -> DisplayChain<'_> {
+        DisplayChain(self)
+    }
+
+    /// Says which secret value an [`Error::InvalidSecret`] is about, unless it already
+    /// says; other errors pass through unchanged. The core calls it on what a target's
+    /// [`parse_credential`](crate::Target::parse_credential) returns.
+    pub fn in_version(self, version: SecretVersion) -> Self {
+        match self {
+            Error::InvalidSecret {
+                version: None,
+                reason,
+            } => Error::InvalidSecret {
+                version: Some(version),
+                reason,
+            },
+            other => other,
+        }
+    }
+
     /// Shorthand for [`Error::Config`].
     pub fn config(reason: impl fmt::Display) -> Self {
         Error::Config {
@@ -245,12 +354,66 @@ impl Error {
         }
     }
 
-    /// Shorthand for [`Error::InvalidSecret`].
-    pub fn invalid_secret(version: impl fmt::Display, reason: impl fmt::Display) -> Self {
+    /// Shorthand for [`Error::InvalidSecret`] about a value the caller does not name (the
+    /// core adds which one).
+    pub fn invalid_secret(reason: impl fmt::Display) -> Self {
         Error::InvalidSecret {
-            version: version.to_string(),
+            version: None,
             reason: reason.to_string(),
         }
+    }
+
+    /// [`Error::UnsupportedStrategy`] for `strategy`, listing what `target` supports.
+    pub fn unsupported_strategy(target: &TargetInfo, strategy: Strategy) -> Self {
+        Error::UnsupportedStrategy {
+            target: target.name,
+            strategy,
+            supported: target.capabilities.strategies(),
+        }
+    }
+
+    /// The service's error code of a [`Error::SecretsManager`] error.
+    pub fn service_code(&self) -> Option<&str> {
+        match self {
+            Error::SecretsManager { service_code, .. } => service_code.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// An error with its causes on one line, see [`Error::display_chain`].
+///
+/// A cause whose text the line already holds (drivers often repeat their source in their
+/// own message) is not repeated.
+pub struct DisplayChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl<'a> DisplayChain<'a> {
+    /// The chain of any error.
+    pub fn of(error: &'a (dyn std::error::Error + 'static)) -> Self {
+        DisplayChain(error)
+    }
+}
+
+impl fmt::Display for DisplayChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = self.0.to_string();
+        f.write_str(&shown)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !text.is_empty() && !shown.contains(&text) {
+                write!(f, ": {text}")?;
+                shown.push_str(&text);
+            }
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for DisplayChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -259,7 +422,7 @@ impl From<Error> for lambda_runtime::Diagnostic {
     fn from(error: Error) -> Self {
         lambda_runtime::Diagnostic {
             error_type: error.code().to_owned(),
-            error_message: error.to_string(),
+            error_message: error.display_chain().to_string(),
         }
     }
 }
@@ -268,12 +431,16 @@ impl From<Error> for lambda_runtime::Diagnostic {
 mod tests {
     use super::*;
 
+    fn io(text: &str) -> BoxError {
+        Box::new(std::io::Error::other(text.to_owned()))
+    }
+
     #[test]
     fn codes_are_distinct() {
         let errors = [
             Error::InvalidEvent { reason: "".into() },
             Error::config(""),
-            Error::invalid_secret("", ""),
+            Error::invalid_secret(""),
             Error::RotationDisabled {
                 secret_id: "".into(),
             },
@@ -297,31 +464,34 @@ mod tests {
             Error::SecretsManager {
                 operation: "",
                 service_code: None,
-                message: "".into(),
                 retryable: true,
+                source: io(""),
             },
             Error::Rds {
                 operation: "",
-                message: "".into(),
+                reason: None,
                 retryable: false,
+                source: None,
             },
             Error::UnsupportedStrategy {
                 target: "",
-                strategy: "".into(),
-                supported: "".into(),
+                strategy: Strategy::AlternatingUsers,
+                supported: &[],
             },
             Error::CredentialMismatch { reason: "".into() },
             Error::Unreachable {
                 target: "".into(),
                 reason: "".into(),
+                source: None,
             },
             Error::Tls {
                 target: "".into(),
                 reason: "".into(),
+                source: None,
             },
             Error::LoginRefused {
                 target: "".into(),
-                credential: "".into(),
+                credential: SecretVersion::Pending,
                 reason: "".into(),
             },
             Error::NoWorkingCredential {
@@ -335,6 +505,7 @@ mod tests {
                 target: "".into(),
                 reason: "".into(),
                 retryable: false,
+                source: None,
             },
         ];
         let mut codes: Vec<_> = errors.iter().map(Error::code).collect();
@@ -343,14 +514,70 @@ mod tests {
         assert_eq!(codes.len(), errors.len());
     }
 
+    #[test]
+    fn the_chain_is_shown_once_without_repeats() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("driver: {0}")]
+        struct Repeats(#[source] std::io::Error);
+        let e = Error::Target {
+            target: "db:5432".into(),
+            reason: "statement failed".into(),
+            retryable: false,
+            source: Some(Box::new(Repeats(std::io::Error::other(
+                "permission denied",
+            )))),
+        };
+        assert_eq!(e.to_string(), "db:5432 failed: statement failed");
+        assert_eq!(
+            e.display_chain().to_string(),
+            "db:5432 failed: statement failed: driver: permission denied"
+        );
+    }
+
+    #[test]
+    fn the_core_names_the_version() {
+        let e = Error::invalid_secret("missing \"host\"");
+        assert_eq!(e.to_string(), "invalid secret value: missing \"host\"");
+        let e = e.in_version(SecretVersion::Pending);
+        assert_eq!(
+            e.to_string(),
+            "invalid secret value in AWSPENDING: missing \"host\""
+        );
+        let e = e.in_version(SecretVersion::Master);
+        assert!(
+            e.to_string().contains("AWSPENDING"),
+            "the first context stays"
+        );
+        let typed = Error::UnsupportedStrategy {
+            target: "x",
+            strategy: Strategy::AlternatingUsers,
+            supported: &[Strategy::SingleUser],
+        };
+        assert_eq!(
+            typed.to_string(),
+            "target x does not support the alternating-users strategy (it supports: single-user)"
+        );
+    }
+
     #[cfg(feature = "lambda")]
     #[test]
-    fn diagnostic_carries_the_code() {
+    fn diagnostic_carries_the_code_and_the_chain() {
         let d: lambda_runtime::Diagnostic = Error::RotationDisabled {
             secret_id: "db".into(),
         }
         .into();
         assert_eq!(d.error_type, "RotationDisabled");
         assert!(d.error_message.contains("db"));
+        let d: lambda_runtime::Diagnostic = Error::SecretsManager {
+            operation: "DescribeSecret",
+            service_code: None,
+            retryable: true,
+            source: io("connection refused"),
+        }
+        .into();
+        assert_eq!(
+            d.error_message,
+            "Secrets Manager DescribeSecret failed: connection refused"
+        );
     }
 }

@@ -3,12 +3,10 @@
 //! ```no_run
 //! use secret_rotor::{Result, Target};
 //!
-//! async fn serve<T: Target + 'static>(target: Result<T>) -> Result<(), secret_rotor::lambda::LambdaError> {
+//! async fn serve<T: Target>(target: Result<T>) -> Result<(), secret_rotor::lambda::LambdaError> {
 //!     secret_rotor::lambda::run(target).await
 //! }
 //! ```
-
-use std::sync::Arc;
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -32,7 +30,7 @@ pub use lambda_runtime::Error as LambdaError;
 /// from the environment and serves invocations. A target or configuration that failed to
 /// build does not crash the function: every invocation then fails with that error's code
 /// (e.g. `ConfigError`) and a message naming the variable, and nothing is changed.
-pub async fn run<T: Target + 'static>(target: Result<T>) -> Result<(), LambdaError> {
+pub async fn run<T: Target>(target: Result<T>) -> Result<(), LambdaError> {
     logging::init(LogFormat::from_lambda_env());
     let sdk_config = crate::store::load_sdk_config(None).await;
     let store = AwsSecretStore::from_sdk_config(&sdk_config, None);
@@ -45,20 +43,14 @@ pub async fn run<T: Target + 'static>(target: Result<T>) -> Result<(), LambdaErr
             Ok(rotator)
         })
         .map_err(|e| {
-            error!(code = e.code(), error = %e, "the rotation function is misconfigured");
-            Diagnostic {
-                error_type: e.code().to_owned(),
-                error_message: e.to_string(),
-            }
+            error!(code = e.code(), error = %e.display_chain(), "the rotation function is misconfigured");
+            Diagnostic::from(e)
         });
-    let rotator = Arc::new(rotator);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let rotator = Arc::clone(&rotator);
-        async move {
-            let rotator = rotator.as_ref().as_ref().map_err(Clone::clone)?;
-            let report = rotator.handle_json(&event.payload).await?;
-            Ok::<Value, Diagnostic>(serde_json::to_value(report).unwrap_or(Value::Null))
-        }
+    let rotator = &rotator;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let rotator = rotator.as_ref().map_err(Clone::clone)?;
+        let report = rotator.handle_json(&event.payload).await?;
+        Ok::<Value, Diagnostic>(serde_json::to_value(report).unwrap_or(Value::Null))
     }))
     .await
 }

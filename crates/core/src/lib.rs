@@ -9,10 +9,13 @@
 //!   of another rotation is refused, finishSecret never promotes a credential that does not
 //!   log in, and no `AWSPENDING` is left behind.
 //! - [`Target`] is what a database or API implements: parse a credential, try a login,
-//!   set a password, verify. It declares its [`Capabilities`].
+//!   set a password (and, optionally, verify and alternate users). It describes itself
+//!   with a [`TargetInfo`] (name, [`Capabilities`], defaults).
 //! - [`store::SecretStore`] holds the four Secrets Manager operations; no other crate calls
-//!   Secrets Manager.
-//! - [`Error`] has stable codes ([`Error::code`]) that become the Lambda `errorType`.
+//!   Secrets Manager ([`store::AwsSecretStore`] is the only implementation shipped; test
+//!   doubles live in `secret-rotor-testkit`).
+//! - [`Error`] has stable codes ([`Error::code`]) that become the Lambda `errorType`, and
+//!   keeps driver and SDK errors as its source ([`Error::display_chain`]).
 //! - [`lambda::run`] turns a target into a Lambda function.
 //!
 //! ```
@@ -23,8 +26,6 @@
 //! assert_eq!(e.step, Step::FinishSecret);
 //! # Ok::<(), secret_rotor::Error>(())
 //! ```
-#![deny(clippy::all)]
-#![warn(missing_docs, rust_2018_idioms)]
 
 mod aws_error;
 pub mod config;
@@ -44,11 +45,11 @@ pub mod store;
 pub mod target;
 
 pub use config::RotationConfig;
-pub use error::{BoxError, Error, Result};
+pub use error::{BoxError, DisplayChain, Error, Result, SecretVersion};
 pub use event::{ClientRequestToken, RotationEvent, RotationToken, SecretId, Step, VersionId};
 pub use outcome::{Outcome, StepReport};
 pub use password::PasswordPolicy;
 pub use rotator::Rotator;
 pub use secret::SecretValue;
 pub use stage::{SecretDescription, Stage};
-pub use target::{AlternateReport, Capabilities, Credential, Login, Strategy, Target};
+pub use target::{AlternateReport, Capabilities, Credential, Login, Strategy, Target, TargetInfo};

@@ -39,15 +39,26 @@ pub struct RdsLocator {
 fn rds_error<E, R>(operation: &'static str, err: SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let ApiError {
-        message, retryable, ..
-    } = ApiError::from_sdk(&err);
+        retryable, source, ..
+    } = ApiError::from_sdk(err);
     Error::Rds {
         operation,
-        message,
+        reason: None,
         retryable,
+        source: Some(source),
+    }
+}
+
+/// An answer of the RDS API that cannot be used.
+fn unusable(operation: &'static str, reason: String, retryable: bool) -> Error {
+    Error::Rds {
+        operation,
+        reason: Some(reason),
+        retryable,
+        source: None,
     }
 }
 
@@ -82,15 +93,19 @@ impl RdsLocator {
                 .send()
                 .await
                 .map_err(|e| rds_error("DescribeDBInstances", e))?;
-            let instance = out.db_instances().first().ok_or_else(|| Error::Rds {
-                operation: "DescribeDBInstances",
-                message: format!("no DB instance {arn}"),
-                retryable: false,
+            let instance = out.db_instances().first().ok_or_else(|| {
+                unusable(
+                    "DescribeDBInstances",
+                    format!("no DB instance {arn}"),
+                    false,
+                )
             })?;
-            let endpoint = instance.endpoint().ok_or_else(|| Error::Rds {
-                operation: "DescribeDBInstances",
-                message: format!("DB instance {arn} has no endpoint yet"),
-                retryable: true,
+            let endpoint = instance.endpoint().ok_or_else(|| {
+                unusable(
+                    "DescribeDBInstances",
+                    format!("DB instance {arn} has no endpoint yet"),
+                    true,
+                )
             })?;
             return Ok(Some(DbEndpoint {
                 host: endpoint.address().unwrap_or_default().to_owned(),
@@ -109,10 +124,8 @@ impl RdsLocator {
                 .send()
                 .await
                 .map_err(|e| rds_error("DescribeDBClusters", e))?;
-            let cluster = out.db_clusters().first().ok_or_else(|| Error::Rds {
-                operation: "DescribeDBClusters",
-                message: format!("no DB cluster {arn}"),
-                retryable: false,
+            let cluster = out.db_clusters().first().ok_or_else(|| {
+                unusable("DescribeDBClusters", format!("no DB cluster {arn}"), false)
             })?;
             return Ok(Some(DbEndpoint {
                 host: cluster.endpoint().unwrap_or_default().to_owned(),

@@ -8,7 +8,7 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SecretVersion};
 
 /// The key that holds the password.
 pub const PASSWORD_KEY: &str = "password";
@@ -26,7 +26,7 @@ pub const MAX_SECRET_STRING_BYTES: usize = 65_536;
 /// use secrecy::ExposeSecret;
 /// use secret_rotor::SecretValue;
 ///
-/// let v = SecretValue::parse(r#"{"username":"app","password":"hunter2","team":"x"}"#, "AWSCURRENT")?;
+/// let v = SecretValue::parse(r#"{"username":"app","password":"hunter2","team":"x"}"#)?;
 /// assert_eq!(v.username(), Some("app"));
 /// assert!(!format!("{v:?}").contains("hunter2"));
 /// let rotated = v.with_password("n3w".into());
@@ -44,19 +44,21 @@ pub struct SecretValue {
 }
 
 impl SecretValue {
-    /// Parses a `SecretString`. `version` names the version in error messages.
+    /// Parses a `SecretString`.
     ///
     /// It must be a JSON object; `password` and `username`, when present, must be strings.
-    /// Errors never quote the content.
-    pub fn parse(secret_string: &str, version: &str) -> Result<Self> {
+    /// Errors never quote the content (the caller adds which version it was,
+    /// [`Error::in_version`]).
+    pub fn parse(secret_string: &str) -> Result<Self> {
         let value: Value = serde_json::from_str(secret_string).map_err(|e| {
-            Error::invalid_secret(
-                version,
-                format!("not valid JSON (line {}, column {})", e.line(), e.column()),
-            )
+            Error::invalid_secret(format!(
+                "not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
         })?;
         let Value::Object(mut fields) = value else {
-            return Err(Error::invalid_secret(version, "not a JSON object"));
+            return Err(Error::invalid_secret("not a JSON object"));
         };
         let password = match fields.get_mut(PASSWORD_KEY) {
             None => None,
@@ -67,24 +69,18 @@ impl SecretValue {
                 Some(SecretString::from(p))
             }
             Some(_) => {
-                return Err(Error::invalid_secret(
-                    version,
-                    "\"password\" is not a string",
-                ));
+                return Err(Error::invalid_secret("\"password\" is not a string"));
             }
         };
         if fields.get(USERNAME_KEY).is_some_and(|u| !u.is_string()) {
-            return Err(Error::invalid_secret(
-                version,
-                "\"username\" is not a string",
-            ));
+            return Err(Error::invalid_secret("\"username\" is not a string"));
         }
         Ok(SecretValue { fields, password })
     }
 
     /// A value built from a JSON object (e.g. in tests or for a new secret).
-    pub fn from_json(value: Value, version: &str) -> Result<Self> {
-        SecretValue::parse(&value.to_string(), version)
+    pub fn from_json(value: Value) -> Result<Self> {
+        SecretValue::parse(&value.to_string())
     }
 
     /// The password, if the secret has one.
@@ -152,13 +148,11 @@ impl SecretValue {
         }
         let json = Value::Object(fields).to_string();
         if json.len() > MAX_SECRET_STRING_BYTES {
-            return Err(Error::invalid_secret(
-                "new version",
-                format!(
-                    "{} bytes is over Secrets Manager's limit of {MAX_SECRET_STRING_BYTES}",
-                    json.len()
-                ),
-            ));
+            return Err(Error::invalid_secret(format!(
+                "{} bytes is over Secrets Manager's limit of {MAX_SECRET_STRING_BYTES}",
+                json.len()
+            ))
+            .in_version(SecretVersion::New));
         }
         Ok(SecretString::from(json))
     }
@@ -180,7 +174,7 @@ mod tests {
     fn unknown_keys_and_order_survive() {
         let raw =
             r#"{"z":1,"engine":"postgres","password":"p","nested":{"a":[1,2]},"username":"u"}"#;
-        let v = SecretValue::parse(raw, "AWSCURRENT").unwrap();
+        let v = SecretValue::parse(raw).unwrap();
         let out = v.with_password("q".into()).to_secret_string().unwrap();
         assert_eq!(
             out.expose_secret(),
@@ -200,7 +194,7 @@ mod tests {
             r#"["s3cr3t-value"]"#,
             r#"{"password": ["s3cr3t-value"]}"#,
         ] {
-            let err = SecretValue::parse(raw, "AWSPENDING").unwrap_err();
+            let err = SecretValue::parse(raw).unwrap_err();
             assert_eq!(err.code(), "InvalidSecret");
             assert!(!err.to_string().contains("s3cr3t"), "{err}");
         }
@@ -208,7 +202,7 @@ mod tests {
 
     #[test]
     fn debug_is_redacted_and_get_hides_password() {
-        let v = SecretValue::parse(r#"{"password":"s3cr3t-value"}"#, "x").unwrap();
+        let v = SecretValue::parse(r#"{"password":"s3cr3t-value"}"#).unwrap();
         assert!(!format!("{v:?}").contains("s3cr3t"));
         assert!(v.get("password").is_none());
         assert_eq!(v.password().unwrap().expose_secret(), "s3cr3t-value");
@@ -218,7 +212,6 @@ mod tests {
     fn too_big_is_refused() {
         let v = SecretValue::from_json(
             serde_json::json!({"blob": "x".repeat(MAX_SECRET_STRING_BYTES)}),
-            "x",
         )
         .unwrap();
         assert_eq!(v.to_secret_string().unwrap_err().code(), "InvalidSecret");

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::secret::SecretValue;
@@ -76,6 +77,45 @@ impl Capabilities {
     }
 }
 
+/// What a target is: its name, what it can do, and its defaults. See [`Target::info`].
+///
+/// ```
+/// use secret_rotor::{Capabilities, Strategy, TargetInfo};
+///
+/// const INFO: TargetInfo = TargetInfo::new("my-db", Capabilities::new(&[Strategy::SingleUser]))
+///     .with_default_exclude_characters("/@\"'\\");
+/// assert_eq!(INFO.name, "my-db");
+/// assert!(!INFO.capabilities.supports(Strategy::AlternatingUsers));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TargetInfo {
+    /// A short name for logs and errors (`postgres`).
+    pub name: &'static str,
+    /// What the target supports.
+    pub capabilities: Capabilities,
+    /// Characters left out of generated passwords unless `EXCLUDE_CHARACTERS` is set
+    /// (AWS's per-engine defaults); none by default.
+    pub default_exclude_characters: &'static str,
+}
+
+impl TargetInfo {
+    /// A target named `name` with these capabilities.
+    pub const fn new(name: &'static str, capabilities: Capabilities) -> Self {
+        TargetInfo {
+            name,
+            capabilities,
+            default_exclude_characters: "",
+        }
+    }
+
+    /// The same, leaving `characters` out of generated passwords by default.
+    pub const fn with_default_exclude_characters(mut self, characters: &'static str) -> Self {
+        self.default_exclude_characters = characters;
+        self
+    }
+}
+
 /// The answer of a target to a login attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Login {
@@ -140,16 +180,18 @@ pub trait Credential: Send + Sync {
 /// A system whose credentials secret-rotor rotates (a database, an API, ...).
 ///
 /// The core owns the rotation protocol: labels, tokens, preconditions, idempotence, which
-/// credential to try and when. A target only parses credentials and talks to its system.
-/// Methods return `impl Future + Send` so that the handler can run on a multi-threaded
-/// runtime; write them as `async fn` in the `impl`.
+/// credential to try and when, and which secret value an error is about. A target only
+/// parses credentials and talks to its system. Methods return `impl Future + Send` so that
+/// the handler can run on a multi-threaded runtime; write them as `async fn` in the `impl`.
 ///
 /// A minimal target (a fixed in-memory "server") looks like this:
 ///
 /// ```
 /// use std::sync::Mutex;
 /// use secrecy::{ExposeSecret, SecretString};
-/// use secret_rotor::{Capabilities, Credential, Login, Result, SecretValue, Strategy, Target};
+/// use secret_rotor::{
+///     Capabilities, Credential, Error, Login, Result, SecretValue, Strategy, Target, TargetInfo,
+/// };
 ///
 /// struct Cred { user: String, password: SecretString }
 /// impl Credential for Cred {
@@ -160,11 +202,12 @@ pub trait Credential: Send + Sync {
 /// struct Memory { password: Mutex<String> }
 /// impl Target for Memory {
 ///     type Credential = Cred;
-///     fn name(&self) -> &'static str { "memory" }
-///     fn capabilities(&self) -> Capabilities { Capabilities::new(&[Strategy::SingleUser]) }
-///     fn parse_credential(&self, secret: &SecretValue, version: &str) -> Result<Cred> {
-///         let user = secret.username().ok_or_else(|| secret_rotor::Error::invalid_secret(version, "no username"))?;
-///         let password = secret.password().ok_or_else(|| secret_rotor::Error::invalid_secret(version, "no password"))?;
+///     fn info(&self) -> TargetInfo {
+///         TargetInfo::new("memory", Capabilities::new(&[Strategy::SingleUser]))
+///     }
+///     fn parse_credential(&self, secret: &SecretValue) -> Result<Cred> {
+///         let user = secret.username().ok_or_else(|| Error::invalid_secret("no username"))?;
+///         let password = secret.password().ok_or_else(|| Error::invalid_secret("no password"))?;
 ///         Ok(Cred { user: user.into(), password: password.clone() })
 ///     }
 ///     async fn try_login(&self, c: &Cred) -> Result<Login> {
@@ -178,28 +221,20 @@ pub trait Credential: Send + Sync {
 ///         }
 ///         Ok(login)
 ///     }
-///     async fn verify(&self, pending: &Cred) -> Result<Login> { self.try_login(pending).await }
+///     // `verify` (testSecret) defaults to `try_login`.
 /// }
 /// ```
 pub trait Target: Send + Sync {
     /// The parsed form of a secret value.
     type Credential: Credential;
 
-    /// A short name for logs and errors (`postgres`).
-    fn name(&self) -> &'static str;
+    /// The target's name, capabilities and defaults.
+    fn info(&self) -> TargetInfo;
 
-    /// What this target supports.
-    fn capabilities(&self) -> Capabilities;
-
-    /// Characters left out of generated passwords unless `EXCLUDE_CHARACTERS` is set
-    /// (AWS's per-engine defaults).
-    fn default_exclude_characters(&self) -> &'static str {
-        ""
-    }
-
-    /// Parses and validates a secret value (required keys, engine, ports...). `version`
-    /// names it in errors (e.g. `AWSCURRENT`). Errors must not quote the password.
-    fn parse_credential(&self, secret: &SecretValue, version: &str) -> Result<Self::Credential>;
+    /// Parses and validates a secret value (required keys, engine, ports...). Errors are
+    /// [`Error::invalid_secret`] and must not quote the password; the core adds which
+    /// version it was.
+    fn parse_credential(&self, secret: &SecretValue) -> Result<Self::Credential>;
 
     /// Tries to log in with `credential`: `Refused` when the server says no, an error when
     /// it cannot be asked (unreachable, TLS failure).
@@ -216,9 +251,12 @@ pub trait Target: Send + Sync {
         pending: &Self::Credential,
     ) -> impl Future<Output = Result<Login>> + Send;
 
-    /// testSecret: logs in with `pending` and proves it can work (at least a trivial
-    /// query). `Refused` when the login is refused.
-    fn verify(&self, pending: &Self::Credential) -> impl Future<Output = Result<Login>> + Send;
+    /// testSecret: logs in with `pending` and proves it can work. `Refused` when the login
+    /// is refused. Defaults to [`Target::try_login`]; override it to run a query or check
+    /// permissions.
+    fn verify(&self, pending: &Self::Credential) -> impl Future<Output = Result<Login>> + Send {
+        self.try_login(pending)
+    }
 
     /// The other user of an alternating pair: `<user>_clone` for `<user>` and back.
     /// Targets with a user-name length limit override this to refuse names that would not fit.
@@ -240,13 +278,53 @@ pub trait Target: Send + Sync {
         pending: &Self::Credential,
     ) -> impl Future<Output = Result<AlternateReport>> + Send {
         let _ = (master, current, pending);
-        let target = self.name();
-        async move {
-            Err(Error::UnsupportedStrategy {
-                target,
-                strategy: Strategy::AlternatingUsers.to_string(),
-                supported: Strategy::SingleUser.to_string(),
-            })
-        }
+        let error = Error::unsupported_strategy(&self.info(), Strategy::AlternatingUsers);
+        async move { Err(error) }
+    }
+}
+
+/// A shared target is a target: fixtures, the CLI and tests can hold one in an [`Arc`]
+/// without requiring `Clone` (as tower forwards `Service` for `Box<S>`).
+impl<T: Target> Target for Arc<T> {
+    type Credential = T::Credential;
+
+    fn info(&self) -> TargetInfo {
+        (**self).info()
+    }
+
+    fn parse_credential(&self, secret: &SecretValue) -> Result<Self::Credential> {
+        (**self).parse_credential(secret)
+    }
+
+    fn try_login(
+        &self,
+        credential: &Self::Credential,
+    ) -> impl Future<Output = Result<Login>> + Send {
+        (**self).try_login(credential)
+    }
+
+    fn set_password(
+        &self,
+        login_as: &Self::Credential,
+        pending: &Self::Credential,
+    ) -> impl Future<Output = Result<Login>> + Send {
+        (**self).set_password(login_as, pending)
+    }
+
+    fn verify(&self, pending: &Self::Credential) -> impl Future<Output = Result<Login>> + Send {
+        (**self).verify(pending)
+    }
+
+    fn alternate_username(&self, username: &str) -> Result<String> {
+        (**self).alternate_username(username)
+    }
+
+    fn sync_alternate(
+        &self,
+        master: &Self::Credential,
+        current: &Self::Credential,
+        pending: &Self::Credential,
+    ) -> impl Future<Output = Result<AlternateReport>> + Send {
+        (**self).sync_alternate(master, current, pending)
     }
 }

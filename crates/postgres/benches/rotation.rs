@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 use secrecy::ExposeSecret;
 use secret_rotor::store::{SecretStore, Selector};
 use secret_rotor::{SecretId, Stage, Step};
+use secret_rotor_postgres::testing::PgCluster;
 use secret_rotor_testkit::moto::{Moto, unique_name};
-use secret_rotor_testkit::pg::PgCluster;
 use secret_rotor_testkit::runtime_api::{Invocation, LambdaProcess, rotation_event};
 use serde_json::{Value, json};
 

@@ -8,10 +8,11 @@ use secrecy::ExposeSecret;
 use secret_rotor::{AlternateReport, Credential, Error, Result};
 use tokio_postgres::Client;
 
-use crate::connect::chain;
+use crate::ALTERNATE_SYNC_LOCK;
+use crate::connect::{driver_error, reason};
 use crate::credential::PgCredential;
 use crate::privileges::{self, INHERITS_SQL, OWNED_SQL};
-use crate::{ALTERNATE_SYNC_LOCK, scram_literal};
+use crate::sql::scram_literal;
 
 /// How long the whole change may take before it is rolled back and the step fails.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
@@ -26,11 +27,12 @@ pub(crate) async fn sync_within_timeout(
     let server = master.server();
     match tokio::time::timeout(SYNC_TIMEOUT, sync(client, current, pending)).await {
         Ok(Ok(report)) => Ok(report),
-        Ok(Err(e)) => Err(Error::Target {
-            target: server,
-            reason: chain(&e),
-            retryable: false,
-        }),
+        Ok(Err(e)) => Err(driver_error(
+            server,
+            "creating or updating the alternate user failed (rolled back)",
+            e,
+            false,
+        )),
         Err(_) => Err(Error::Target {
             target: server,
             reason: format!(
@@ -38,6 +40,7 @@ pub(crate) async fn sync_within_timeout(
                 SYNC_TIMEOUT.as_secs()
             ),
             retryable: true,
+            source: None,
         }),
     }
 }
@@ -138,7 +141,7 @@ async fn run_under_savepoint(
         Err(e) => {
             tx.batch_execute("ROLLBACK TO SAVEPOINT secret_rotor_grant")
                 .await?;
-            Ok(Some(chain(&e)))
+            Ok(Some(reason(&e)))
         }
     }
 }

@@ -1,11 +1,10 @@
 //! Logging in: one connection per attempt, bounded by the connect timeout, with driver
 //! errors sorted into refusals (the server said no) and failures (could not ask).
 
-use std::error::Error as _;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use secret_rotor::{Error, Login, Result};
+use secret_rotor::{DisplayChain, Error, Login, Result};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{Client, NoTls, Socket};
@@ -64,9 +63,10 @@ pub(crate) async fn login(
                 "no answer within {} s (CONNECT_TIMEOUT_SECS)",
                 timeout.as_secs_f32()
             ),
+            source: None,
         }),
         Ok(Ok(client)) => Ok(Session::Connected(client)),
-        Ok(Err(e)) => classify(&e, &server).map(|reason| Session::Refused { reason }),
+        Ok(Err(e)) => classify(e, server).map(|reason| Session::Refused { reason }),
     }
 }
 
@@ -81,31 +81,44 @@ where
     let (client, connection) = config.connect(tls).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
-            debug!(error = %chain(&e), "postgres connection closed with an error");
+            debug!(error = %DisplayChain::of(&e), "postgres connection closed with an error");
         }
     });
     Ok(client)
 }
 
-/// The error with its causes, e.g. `error performing TLS handshake: invalid peer
-/// certificate: UnknownIssuer` (the driver's `Display` shows only the first part).
-pub(crate) fn chain(e: &tokio_postgres::Error) -> String {
-    if let Some(db) = e.as_db_error() {
-        return format!("{} ({})", db.message(), db.code().code());
+/// A failed statement or session as an [`Error::Target`], keeping the driver's error as
+/// the source; `what` says what failed, with the SQLSTATE when the server gave one.
+pub(crate) fn driver_error(
+    server: String,
+    what: &str,
+    e: tokio_postgres::Error,
+    retryable: bool,
+) -> Error {
+    let reason = match e.code() {
+        Some(code) => format!("{what} (SQLSTATE {})", code.code()),
+        None => what.to_owned(),
+    };
+    Error::Target {
+        target: server,
+        reason,
+        retryable,
+        source: Some(Box::new(e)),
     }
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
+}
+
+/// A short reason for reports (which hold text, not errors): the server's message and
+/// SQLSTATE, or the driver's chain.
+pub(crate) fn reason(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => DisplayChain::of(e).to_string(),
     }
-    text
 }
 
 /// Sorts a failed login: a refusal of the credential is `Ok(reason)`; anything else is an
-/// error with the right code.
-fn classify(e: &tokio_postgres::Error, server: &str) -> Result<String> {
+/// error with the right code, keeping the driver's error as its source.
+fn classify(e: tokio_postgres::Error, server: String) -> Result<String> {
     if let Some(db) = e.as_db_error() {
         let code = db.code();
         if *code == SqlState::INVALID_PASSWORD
@@ -113,52 +126,50 @@ fn classify(e: &tokio_postgres::Error, server: &str) -> Result<String> {
         {
             return Ok(db.message().to_owned());
         }
-        return Err(Error::Target {
-            target: server.to_owned(),
-            reason: chain(e),
-            retryable: *code == SqlState::TOO_MANY_CONNECTIONS
-                || *code == SqlState::CANNOT_CONNECT_NOW
-                || code.code().starts_with("08"),
-        });
+        let retryable = *code == SqlState::TOO_MANY_CONNECTIONS
+            || *code == SqlState::CANNOT_CONNECT_NOW
+            || code.code().starts_with("08");
+        return Err(driver_error(server, "login failed", e, retryable));
     }
-    let text = chain(e);
+    let text = DisplayChain::of(&e).to_string();
     let kind = e.to_string();
-    if kind == "error performing TLS handshake" {
+    if kind.starts_with("error performing TLS handshake") {
         let reason = if text.contains("server does not support TLS") {
-            "the server does not offer TLS; set \"ssl\": false in the secret to allow a plain-text connection".to_owned()
+            "the server does not offer TLS; set \"ssl\": false in the secret to allow a plain-text connection"
         } else if text.contains("UnknownIssuer") || text.contains("BadSignature") {
-            format!(
-                "the server's certificate is not issued by a trusted CA (TLS_CA_BUNDLE; RDS needs its CA bundle) [{text}]"
-            )
+            "the server's certificate is not issued by a trusted CA (TLS_CA_BUNDLE; RDS needs its CA bundle)"
         } else if text.to_lowercase().contains("not valid for name") {
-            format!(
-                "the server's certificate does not name the host in the secret (verify-full checks it) [{text}]"
-            )
+            "the server's certificate does not name the host in the secret (verify-full checks it)"
         } else if text.contains("Expired") || text.contains("NotValidYet") {
-            format!("the server's certificate is outside its validity period [{text}]")
+            "the server's certificate is outside its validity period"
         } else {
-            text
+            "the TLS handshake failed"
         };
         return Err(Error::Tls {
-            target: server.to_owned(),
-            reason,
+            target: server,
+            reason: reason.to_owned(),
+            source: Some(Box::new(e)),
         });
     }
-    if matches!(
-        kind.as_str(),
-        "error connecting to server"
-            | "timeout waiting for server"
-            | "error communicating with the server"
-            | "connection closed"
-    ) {
+    if [
+        "error connecting to server",
+        "timeout waiting for server",
+        "error communicating with the server",
+        "connection closed",
+    ]
+    .iter()
+    .any(|k| kind.starts_with(k))
+    {
         return Err(Error::Unreachable {
-            target: server.to_owned(),
-            reason: text,
+            target: server,
+            reason: "the connection failed".to_owned(),
+            source: Some(Box::new(e)),
         });
     }
     Err(Error::Target {
-        target: server.to_owned(),
-        reason: text,
+        target: server,
+        reason: "login failed".to_owned(),
         retryable: false,
+        source: Some(Box::new(e)),
     })
 }

@@ -49,9 +49,9 @@ impl Credential for PgCredential {
 }
 
 impl PgCredential {
-    /// Parses and validates a secret value; `version` names it in errors.
-    pub fn parse(secret: &SecretValue, version: &str) -> Result<Self> {
-        let invalid = |reason: String| Error::invalid_secret(version, reason);
+    /// Parses and validates a secret value (the core says which version it was in errors).
+    pub fn parse(secret: &SecretValue) -> Result<Self> {
+        let invalid = Error::invalid_secret;
         if let Some(engine) = secret.get("engine") {
             let engine = engine.as_str().unwrap_or_default();
             if !ENGINES.contains(&engine) {
@@ -121,10 +121,7 @@ mod tests {
     use serde_json::json;
 
     fn parse(v: Value) -> Result<PgCredential> {
-        PgCredential::parse(
-            &SecretValue::from_json(v, "AWSCURRENT").unwrap(),
-            "AWSCURRENT",
-        )
+        PgCredential::parse(&SecretValue::from_json(v).unwrap())
     }
 
     fn base() -> Value {

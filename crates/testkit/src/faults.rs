@@ -11,9 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use secret_rotor::store::{SecretStore, Selector};
 use secret_rotor::{
-    AlternateReport, Capabilities, Error, Login, Result, RotationConfig, RotationEvent,
-    RotationToken, Rotator, SecretDescription, SecretId, SecretValue, Stage, Step, Target,
-    VersionId,
+    AlternateReport, Error, Login, Result, RotationConfig, RotationEvent, RotationToken, Rotator,
+    SecretDescription, SecretId, SecretValue, Stage, Step, Target, TargetInfo, VersionId,
 };
 
 /// Which call to break.
@@ -77,6 +76,7 @@ impl FaultPlan {
             target: "fault-injection".into(),
             reason: format!("injected {when} call {n} ({name})"),
             retryable: true,
+            source: None,
         }
     }
 
@@ -186,20 +186,12 @@ impl<T> FaultyTarget<T> {
 impl<T: Target> Target for FaultyTarget<T> {
     type Credential = T::Credential;
 
-    fn name(&self) -> &'static str {
-        self.inner.name()
+    fn info(&self) -> TargetInfo {
+        self.inner.info()
     }
 
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-
-    fn default_exclude_characters(&self) -> &'static str {
-        self.inner.default_exclude_characters()
-    }
-
-    fn parse_credential(&self, secret: &SecretValue, version: &str) -> Result<Self::Credential> {
-        self.inner.parse_credential(secret, version)
+    fn parse_credential(&self, secret: &SecretValue) -> Result<Self::Credential> {
+        self.inner.parse_credential(secret)
     }
 
     async fn try_login(&self, credential: &Self::Credential) -> Result<Login> {
@@ -273,6 +265,19 @@ pub async fn run_rotation<T: Target, S: SecretStore>(
         rotator.handle(&event).await.map_err(|e| (step, e))?;
     }
     Ok(())
+}
+
+/// How many fault cases [`for_every_fault`] runs at once.
+const FAULTS_AT_ONCE: usize = 4;
+
+/// Runs `check` for every fault of a rotation that makes `calls` external calls, a few at
+/// a time: each check works on its own account and secret, so the waits on the servers
+/// overlap. A failing check panics, as a test does.
+pub async fn for_every_fault<Fut: Future<Output = ()>>(calls: usize, check: impl Fn(Fault) -> Fut) {
+    use futures::StreamExt;
+    futures::stream::iter(every_fault(calls))
+        .for_each_concurrent(FAULTS_AT_ONCE, check)
+        .await;
 }
 
 /// Every fault of a rotation that makes `calls` external calls: a crash right after each

@@ -1,23 +1,27 @@
 //! # secret-rotor-testkit
 //!
-//! Everything a secret-rotor target needs to prove itself against real parts:
+//! Everything a secret-rotor target needs to prove itself against real parts, kept out of
+//! the production crates (as tower keeps its mocks in tower-test):
 //!
-//! - services started by the tests themselves, on free ports, gone when the test process
-//!   exits: [`moto::Moto`] (the Secrets Manager API, with the service's empty `AWSPENDING`
-//!   staging that moto cannot do alone) and [`pg::PgCluster`] (a private PostgreSQL that
-//!   enforces passwords and serves TLS with a test CA);
+//! - [`moto::Moto`]: the Secrets Manager (and RDS) API, started by the tests on a free port,
+//!   with the service's empty `AWSPENDING` staging that moto cannot do alone;
 //! - [`runtime_api::LambdaProcess`]: runs a real Lambda binary behind an in-process Lambda
 //!   Runtime API and drives rotations the way Secrets Manager does;
+//! - [`process`] and [`tls`]: what a target crate needs to start its own private server for
+//!   tests (free ports, a guard that stops it with the test process, a test CA);
 //! - [`faults`]: wrappers that crash a rotation after any external call;
 //! - [`conformance`]: the suite every target runs against its real server;
-//! - [`memory_target::MemoryTarget`]: a reference target kept in memory.
-#![warn(missing_docs, rust_2018_idioms)]
+//! - [`memory_store::MemoryStore`] and [`memory_target::MemoryTarget`]: an in-memory
+//!   Secrets Manager and a reference target, for unit tests of the state machine.
+//!
+//! Target-specific servers live with their target, behind its `testing` feature (e.g.
+//! `secret_rotor_postgres::testing::PgCluster`).
 
 pub mod conformance;
 pub mod faults;
+pub mod memory_store;
 pub mod memory_target;
 pub mod moto;
-#[cfg(feature = "postgres")]
-pub mod pg;
 pub mod process;
 pub mod runtime_api;
+pub mod tls;

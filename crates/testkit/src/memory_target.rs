@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use secrecy::{ExposeSecret, SecretString};
 use secret_rotor::{
-    AlternateReport, Capabilities, Credential, Error, Login, Result, SecretValue, Strategy, Target,
+    AlternateReport, Capabilities, Credential, Error, Login, Result, SecretValue, SecretVersion,
+    Strategy, Target, TargetInfo,
 };
 
 /// A credential of the [`MemoryTarget`].
@@ -50,7 +51,6 @@ struct Server {
 /// optional, default `memory`).
 #[derive(Debug, Clone)]
 pub struct MemoryTarget {
-    name: &'static str,
     capabilities: Capabilities,
     server: Arc<Mutex<Server>>,
 }
@@ -65,7 +65,6 @@ impl MemoryTarget {
     /// A reachable server with no users.
     pub fn new() -> Self {
         MemoryTarget {
-            name: "memory",
             capabilities: Capabilities::new(&[Strategy::SingleUser, Strategy::AlternatingUsers]),
             server: Arc::new(Mutex::new(Server {
                 users: BTreeMap::new(),
@@ -127,6 +126,7 @@ impl MemoryTarget {
             return Err(Error::Unreachable {
                 target: credential.server.clone(),
                 reason: "connection refused".into(),
+                source: None,
             });
         }
         Ok(match server.users.get(&credential.username) {
@@ -147,22 +147,18 @@ impl MemoryTarget {
 impl Target for MemoryTarget {
     type Credential = MemoryCredential;
 
-    fn name(&self) -> &'static str {
-        self.name
+    fn info(&self) -> TargetInfo {
+        TargetInfo::new("memory", self.capabilities)
     }
 
-    fn capabilities(&self) -> Capabilities {
-        self.capabilities
-    }
-
-    fn parse_credential(&self, secret: &SecretValue, version: &str) -> Result<MemoryCredential> {
+    fn parse_credential(&self, secret: &SecretValue) -> Result<MemoryCredential> {
         let username = secret
             .username()
             .filter(|u| !u.is_empty())
-            .ok_or_else(|| Error::invalid_secret(version, "missing \"username\""))?;
+            .ok_or_else(|| Error::invalid_secret("missing \"username\""))?;
         let password = secret
             .password()
-            .ok_or_else(|| Error::invalid_secret(version, "missing \"password\""))?;
+            .ok_or_else(|| Error::invalid_secret("missing \"password\""))?;
         Ok(MemoryCredential {
             username: username.to_owned(),
             server: secret.str("host").unwrap_or("memory").to_owned(),
@@ -189,10 +185,6 @@ impl Target for MemoryTarget {
         Ok(login)
     }
 
-    async fn verify(&self, pending: &MemoryCredential) -> Result<Login> {
-        self.check(pending)
-    }
-
     async fn sync_alternate(
         &self,
         master: &MemoryCredential,
@@ -202,7 +194,7 @@ impl Target for MemoryTarget {
         if let Login::Refused { reason } = self.check(master)? {
             return Err(Error::LoginRefused {
                 target: master.server.clone(),
-                credential: "master".into(),
+                credential: SecretVersion::Master,
                 reason,
             });
         }

@@ -1,7 +1,7 @@
 //! createSecret: store the new credential as the pending version, once.
 
 use super::Rotator;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SecretVersion};
 use crate::event::{RotationToken, SecretId, VersionId};
 use crate::outcome::Outcome;
 use crate::stage::{SecretDescription, Stage};
@@ -25,9 +25,10 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         let existing = self
             .store
             .get_value(secret_id, &Selector::version(token, Stage::Pending))
-            .await?;
+            .await
+            .map_err(|e| e.in_version(SecretVersion::Pending))?;
         if let Some(existing) = existing {
-            self.target.parse_credential(&existing, "AWSPENDING")?;
+            self.parse(&existing, SecretVersion::Pending)?;
             return Ok(Outcome::PendingExists);
         }
         let (current, current_credential) = self.read_current(secret_id, description).await?;
@@ -39,16 +40,17 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
                 .is_none_or(|arn| arn.trim().is_empty())
             {
                 return Err(Error::invalid_secret(
-                    "AWSCURRENT",
                     "alternating users needs \"masterarn\": the ARN of the master secret",
-                ));
+                )
+                .in_version(SecretVersion::Current));
             }
             let alternate = self
                 .target
-                .alternate_username(current_credential.username())?;
+                .alternate_username(current_credential.username())
+                .map_err(|e| e.in_version(SecretVersion::Current))?;
             pending = pending.with_username(&alternate);
         }
-        let pending_credential = self.target.parse_credential(&pending, "AWSPENDING")?;
+        let pending_credential = self.parse(&pending, SecretVersion::Pending)?;
         self.store
             .put_pending(secret_id, token, &pending, rotation_token)
             .await?;

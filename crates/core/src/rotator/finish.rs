@@ -1,4 +1,4 @@
-//! testSecret and finishSecret.
+//! finishSecret: promote the pending version, and leave no label behind.
 
 use tracing::{debug, info};
 
@@ -8,26 +8,9 @@ use crate::event::{SecretId, VersionId};
 use crate::outcome::Outcome;
 use crate::stage::{SecretDescription, Stage};
 use crate::store::SecretStore;
-use crate::target::{Credential, Login, Target};
+use crate::target::Target;
 
 impl<T: Target, S: SecretStore> Rotator<T, S> {
-    /// testSecret: prove the pending credential works. Changes nothing.
-    pub(super) async fn test_secret(
-        &self,
-        secret_id: &SecretId,
-        token: &VersionId,
-    ) -> Result<Outcome> {
-        let pending = self.read_pending(secret_id, token).await?;
-        match self.target.verify(&pending).await? {
-            Login::Accepted => Ok(Outcome::Tested),
-            Login::Refused { reason } => Err(Error::LoginRefused {
-                target: pending.server(),
-                credential: "AWSPENDING".into(),
-                reason,
-            }),
-        }
-    }
-
     /// finishSecret: promote the pending version, after proving it logs in.
     pub(super) async fn finish_secret(
         &self,
@@ -35,13 +18,7 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         token: &VersionId,
         description: &SecretDescription,
     ) -> Result<Outcome> {
-        let current_id = description
-            .version_with(&Stage::Current)
-            .ok_or_else(|| Error::MissingValue {
-                secret_id: secret_id.to_string(),
-                version: "AWSCURRENT".into(),
-            })?
-            .clone();
+        let current_id = Self::current_id(secret_id, description)?.clone();
         let pending = self.read_pending(secret_id, token).await?;
         if !self.target.try_login(&pending).await?.is_accepted() {
             return Err(Error::PendingNotLive {

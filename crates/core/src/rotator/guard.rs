@@ -1,11 +1,15 @@
 //! The confused-deputy guards of setSecret: never apply a pending credential meant for
 //! another user or server than the one the rotation is about.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SecretVersion};
 use crate::target::Credential;
 
 /// Single user: `other` (current or previous) and pending name the same user and server.
-pub(super) fn same_account<C: Credential>(other: &C, pending: &C, label: &str) -> Result<()> {
+pub(super) fn same_account<C: Credential>(
+    other: &C,
+    pending: &C,
+    label: SecretVersion,
+) -> Result<()> {
     if other.username() != pending.username() {
         return Err(Error::CredentialMismatch {
             reason: format!(
@@ -33,10 +37,10 @@ pub(super) fn alternate_account<C: Credential>(
             ),
         });
     }
-    same_server(current, pending, "AWSCURRENT")
+    same_server(current, pending, SecretVersion::Current)
 }
 
-fn same_server<C: Credential>(other: &C, pending: &C, label: &str) -> Result<()> {
+fn same_server<C: Credential>(other: &C, pending: &C, label: SecretVersion) -> Result<()> {
     if other.server() != pending.server() {
         return Err(Error::CredentialMismatch {
             reason: format!(

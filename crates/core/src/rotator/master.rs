@@ -3,15 +3,12 @@
 
 use super::Rotator;
 use super::create::MASTER_ARN_KEY;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SecretVersion};
 use crate::event::SecretId;
 use crate::secret::SecretValue;
 use crate::stage::Stage;
 use crate::store::{SecretStore, Selector};
 use crate::target::{Credential, Target};
-
-/// How the master secret is named in errors.
-const MASTER: &str = "master secret";
 
 impl<T: Target, S: SecretStore> Rotator<T, S> {
     /// Reads and checks the master credential for `current`'s server.
@@ -24,17 +21,17 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
             .str(MASTER_ARN_KEY)
             .filter(|arn| !arn.trim().is_empty())
             .ok_or_else(|| {
-                Error::invalid_secret("AWSCURRENT", "alternating users needs \"masterarn\"")
+                Error::invalid_secret("alternating users needs \"masterarn\"")
+                    .in_version(SecretVersion::Current)
             })?;
         let master_id = SecretId::new(arn)?;
         let mut value = self
-            .store
-            .get_value(&master_id, &Selector::stage(Stage::Current))
-            .await?
-            .ok_or_else(|| Error::MissingValue {
-                secret_id: master_id.to_string(),
-                version: "AWSCURRENT".into(),
-            })?;
+            .read(
+                &master_id,
+                Selector::stage(Stage::Current),
+                SecretVersion::Master,
+            )
+            .await?;
         // The master works in the user's database, connected the same way, unless its own
         // secret says otherwise.
         for key in ["dbname", "ssl"] {
@@ -47,7 +44,7 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         if value.get("host").is_none() {
             value = self.locate_rds_master(&master_id, value).await?;
         }
-        let master = self.target.parse_credential(&value, MASTER)?;
+        let master = self.parse(&value, SecretVersion::Master)?;
         if master.server() != current.server() {
             let current_host = current_value.str("host").unwrap_or_default();
             let master_host = value.str("host").unwrap_or_default();
@@ -75,9 +72,9 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
     ) -> Result<SecretValue> {
         let Some(locator) = &self.rds else {
             return Err(Error::invalid_secret(
-                MASTER,
-                "has no \"host\", and no RDS locator is configured to find its database",
-            ));
+                "no \"host\", and no RDS locator is configured to find its database",
+            )
+            .in_version(SecretVersion::Master));
         };
         let tags = self.store.describe(master_id).await?.tags;
         match locator.primary_endpoint(&tags).await? {
@@ -85,23 +82,21 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
                 .with_field("host", endpoint.host.into())
                 .with_field("port", endpoint.port.into())
                 .with_field("engine", endpoint.engine.into())),
-            None => Err(Error::invalid_secret(
-                MASTER,
-                format!(
-                    "has no \"host\" and no {} or {} tag",
-                    crate::rds::PRIMARY_INSTANCE_TAG,
-                    crate::rds::PRIMARY_CLUSTER_TAG
-                ),
-            )),
+            None => Err(Error::invalid_secret(format!(
+                "no \"host\" and no {} or {} tag",
+                crate::rds::PRIMARY_INSTANCE_TAG,
+                crate::rds::PRIMARY_CLUSTER_TAG
+            ))
+            .in_version(SecretVersion::Master)),
         }
     }
 
     #[cfg(not(feature = "rds"))]
     async fn locate_rds_master(&self, _: &SecretId, _: SecretValue) -> Result<SecretValue> {
         Err(Error::invalid_secret(
-            MASTER,
-            "has no \"host\" (RDS-managed master secrets need the `rds` feature)",
-        ))
+            "no \"host\" (RDS-managed master secrets need the `rds` feature)",
+        )
+        .in_version(SecretVersion::Master))
     }
 
     #[cfg(feature = "rds")]

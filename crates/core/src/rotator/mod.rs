@@ -7,6 +7,7 @@ mod finish;
 mod guard;
 mod master;
 mod set;
+mod test;
 
 use std::time::Instant;
 
@@ -14,7 +15,7 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::config::RotationConfig;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SecretVersion};
 use crate::event::{RotationEvent, SecretId, Step, VersionId};
 use crate::outcome::{Outcome, StepReport};
 use crate::secret::SecretValue;
@@ -81,7 +82,7 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
     /// Parses a raw invocation payload and runs it (see [`Rotator::handle`]).
     pub async fn handle_json(&self, payload: &Value) -> Result<StepReport> {
         let event = RotationEvent::from_json(payload).inspect_err(|e| {
-            warn!(code = e.code(), error = %e, "rejected rotation event");
+            warn!(code = e.code(), error = %e.display_chain(), "rejected rotation event");
         })?;
         self.handle(&event).await
     }
@@ -92,7 +93,7 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         let started = Instant::now();
         // Boxed: keeps the future's type shallow for the Lambda runtime's nesting.
         let result = Box::pin(self.run_step(event)).await;
-        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let elapsed_ms = elapsed_ms(started);
         match result {
             Ok(outcome) => {
                 info!(
@@ -118,7 +119,7 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
                     token = %event.client_request_token,
                     code = error.code(),
                     retryable = error.is_retryable(),
-                    error = %error,
+                    error = %error.display_chain(),
                     elapsed_ms,
                     "rotation step failed"
                 );
@@ -236,18 +237,45 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
             secret_id: secret_id.clone(),
             token: token.clone(),
             outcome,
-            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            elapsed_ms: elapsed_ms(started),
         };
         Ok((token, report))
     }
 
-    async fn read(&self, secret_id: &SecretId, selector: Selector) -> Result<SecretValue> {
+    /// Reads a value the step needs; `version` names it in errors.
+    async fn read(
+        &self,
+        secret_id: &SecretId,
+        selector: Selector,
+        version: SecretVersion,
+    ) -> Result<SecretValue> {
         self.store
             .get_value(secret_id, &selector)
-            .await?
+            .await
+            .map_err(|e| e.in_version(version))?
             .ok_or_else(|| Error::MissingValue {
                 secret_id: secret_id.to_string(),
                 version: selector.describe(),
+            })
+    }
+
+    /// The target's credential in `value`; `version` names it in errors.
+    fn parse(&self, value: &SecretValue, version: SecretVersion) -> Result<T::Credential> {
+        self.target
+            .parse_credential(value)
+            .map_err(|e| e.in_version(version))
+    }
+
+    /// The version labelled `AWSCURRENT`, by its id.
+    fn current_id<'d>(
+        secret_id: &SecretId,
+        description: &'d SecretDescription,
+    ) -> Result<&'d VersionId> {
+        description
+            .version_with(&Stage::Current)
+            .ok_or_else(|| Error::MissingValue {
+                secret_id: secret_id.to_string(),
+                version: Stage::Current.to_string(),
             })
     }
 
@@ -256,24 +284,31 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         secret_id: &SecretId,
         description: &SecretDescription,
     ) -> Result<(SecretValue, T::Credential)> {
-        let current_id =
-            description
-                .version_with(&Stage::Current)
-                .ok_or_else(|| Error::MissingValue {
-                    secret_id: secret_id.to_string(),
-                    version: "AWSCURRENT".into(),
-                })?;
+        let current_id = Self::current_id(secret_id, description)?;
         let value = self
-            .read(secret_id, Selector::version(current_id, Stage::Current))
+            .read(
+                secret_id,
+                Selector::version(current_id, Stage::Current),
+                SecretVersion::Current,
+            )
             .await?;
-        let credential = self.target.parse_credential(&value, "AWSCURRENT")?;
+        let credential = self.parse(&value, SecretVersion::Current)?;
         Ok((value, credential))
     }
 
     async fn read_pending(&self, secret_id: &SecretId, token: &VersionId) -> Result<T::Credential> {
         let value = self
-            .read(secret_id, Selector::version(token, Stage::Pending))
+            .read(
+                secret_id,
+                Selector::version(token, Stage::Pending),
+                SecretVersion::Pending,
+            )
             .await?;
-        self.target.parse_credential(&value, "AWSPENDING")
+        self.parse(&value, SecretVersion::Pending)
     }
+}
+
+/// Milliseconds since `started`.
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }

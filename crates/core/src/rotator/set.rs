@@ -3,7 +3,7 @@
 use tracing::{info, warn};
 
 use super::{Rotator, guard};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SecretVersion};
 use crate::event::{SecretId, VersionId};
 use crate::outcome::Outcome;
 use crate::stage::{SecretDescription, Stage};
@@ -39,20 +39,14 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         pending: &T::Credential,
     ) -> Result<Outcome> {
         let (_, current) = self.read_current(secret_id, description).await?;
-        guard::same_account(&current, pending, "AWSCURRENT")?;
+        guard::same_account(&current, pending, SecretVersion::Current)?;
         if let Login::Accepted = self.target.set_password(&current, pending).await? {
-            info!(%secret_id, user = pending.username(), "password changed, logged in with AWSCURRENT");
-            return Ok(Outcome::PasswordSet {
-                using: Stage::Current,
-            });
+            return Ok(password_set(secret_id, pending, Stage::Current));
         }
         if let Some(previous) = self.read_previous(secret_id, description, pending).await?
             && let Login::Accepted = self.target.set_password(&previous, pending).await?
         {
-            info!(%secret_id, user = pending.username(), "password changed, logged in with AWSPREVIOUS");
-            return Ok(Outcome::PasswordSet {
-                using: Stage::Previous,
-            });
+            return Ok(password_set(secret_id, pending, Stage::Previous));
         }
         Err(Error::NoWorkingCredential {
             secret_id: secret_id.to_string(),
@@ -72,12 +66,15 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         let Some(value) = self
             .store
             .get_value(secret_id, &Selector::version(previous_id, Stage::Previous))
-            .await?
+            .await
+            .map_err(|e| e.in_version(SecretVersion::Previous))?
         else {
             return Ok(None);
         };
-        match self.target.parse_credential(&value, "AWSPREVIOUS") {
-            Ok(previous) if guard::same_account(&previous, pending, "AWSPREVIOUS").is_ok() => {
+        match self.parse(&value, SecretVersion::Previous) {
+            Ok(previous)
+                if guard::same_account(&previous, pending, SecretVersion::Previous).is_ok() =>
+            {
                 Ok(Some(previous))
             }
             Ok(_) => {
@@ -85,7 +82,7 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
                 Ok(None)
             }
             Err(error) => {
-                warn!(%secret_id, code = error.code(), error = %error, "AWSPREVIOUS is unusable: not trying it");
+                warn!(%secret_id, code = error.code(), error = %error.display_chain(), "AWSPREVIOUS is unusable: not trying it");
                 Ok(None)
             }
         }
@@ -107,7 +104,7 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         if let Login::Refused { reason } = self.target.try_login(&current).await? {
             return Err(Error::LoginRefused {
                 target: current.server(),
-                credential: "AWSCURRENT".into(),
+                credential: SecretVersion::Current,
                 reason,
             });
         }
@@ -119,6 +116,11 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         log_report(secret_id, pending.username(), &report);
         Ok(Outcome::AlternateUserSet { report })
     }
+}
+
+fn password_set<C: Credential>(secret_id: &SecretId, pending: &C, using: Stage) -> Outcome {
+    info!(%secret_id, user = pending.username(), %using, "password changed, logged in with {using}");
+    Outcome::PasswordSet { using }
 }
 
 fn log_report(secret_id: &SecretId, user: &str, report: &AlternateReport) {

@@ -65,18 +65,18 @@ pub async fn load_sdk_config(region: Option<&str>) -> aws_config::SdkConfig {
 fn sm_error<E, R>(operation: &'static str, err: SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let ApiError {
         code,
-        message,
         retryable,
-    } = ApiError::from_sdk(&err);
+        source,
+    } = ApiError::from_sdk(err);
     Error::SecretsManager {
         operation,
-        message,
         service_code: code,
         retryable,
+        source,
     }
 }
 
@@ -94,11 +94,11 @@ impl SecretStore for AwsSecretStore {
             if stages.is_empty() {
                 continue; // unlabelled versions are deprecated: the service omits them
             }
-            let id = VersionId::new(id).map_err(|_| Error::SecretsManager {
+            let id = VersionId::new(id).map_err(|e| Error::SecretsManager {
                 operation: "DescribeSecret",
                 service_code: None,
-                message: "the service returned an invalid version id".into(),
                 retryable: false,
+                source: Box::new(e),
             })?;
             versions.insert(id, stages.iter().map(|s| Stage::parse(s)).collect());
         }
@@ -141,9 +141,8 @@ impl SecretStore for AwsSecretStore {
             Err(e) => return Err(sm_error("GetSecretValue", e)),
         };
         match out.secret_string {
-            Some(s) => SecretValue::parse(&s, &selector.describe()).map(Some),
+            Some(s) => SecretValue::parse(&s).map(Some),
             None if out.secret_binary.is_some() => Err(Error::invalid_secret(
-                selector.describe(),
                 "binary secrets are not supported: the value must be a JSON SecretString",
             )),
             None => Ok(None),

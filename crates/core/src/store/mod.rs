@@ -1,17 +1,15 @@
 //! Where secrets live: the four Secrets Manager operations a rotation needs, behind a
 //! small trait.
 //!
-//! [`AwsSecretStore`] is the real thing (aws-sdk-secretsmanager); [`MemoryStore`] mirrors
-//! the service's label rules in memory, for unit tests of the state machine. No other
-//! crate of secret-rotor calls Secrets Manager.
+//! [`AwsSecretStore`] is the real thing (aws-sdk-secretsmanager); no other crate of
+//! secret-rotor calls Secrets Manager. Test doubles (an in-memory store that follows the
+//! service's label rules, fault injection) live in `secret-rotor-testkit`.
 
 mod aws;
-mod memory;
 
 use std::future::Future;
 
 pub use aws::{AwsSecretStore, SECRETS_MANAGER_ENDPOINT, load_sdk_config};
-pub use memory::MemoryStore;
 
 use crate::error::Result;
 use crate::event::{RotationToken, SecretId, VersionId};

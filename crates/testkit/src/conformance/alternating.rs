@@ -8,7 +8,8 @@ use secret_rotor::{Outcome, RotationConfig, Stage, Step, Strategy};
 use serde_json::{Map, Value};
 
 use super::logs::capture_logs;
-use super::{Case, Fixture, assert_code, every_fault, hostile_password, unique};
+use super::{Case, Fixture, assert_code, hostile_password, unique};
+use crate::faults::for_every_fault;
 
 /// What the alternating-users cases need on top of [`Fixture`].
 pub trait AlternatingFixture: Fixture {
@@ -264,7 +265,7 @@ pub async fn alternating_converges_after_a_crash_after_any_call<F: AlternatingFi
         calls.iter().any(|c| c == "target.sync_alternate"),
         "{calls:?}"
     );
-    for fault in every_fault(calls.len()) {
+    for_every_fault(calls.len(), |fault| async move {
         let case = Case::alternating(fixture, "altfault", "first-Password-1", None).await;
         let token = case.rotate_with(fault).await;
         assert!(
@@ -282,7 +283,8 @@ pub async fn alternating_converges_after_a_crash_after_any_call<F: AlternatingFi
             Some(&case.first_version)
         );
         case.assert_both_users_work().await;
-    }
+    })
+    .await;
 }
 
 /// Generates one `#[tokio::test]` per alternating-users case, each calling `$fixture`.

@@ -37,6 +37,7 @@ mod logs;
 mod single_user;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use secrecy::ExposeSecret;
 use secret_rotor::store::{AwsSecretStore, SecretStore, Selector};
@@ -60,7 +61,7 @@ pub const ALL_PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 /// What the suite needs from a target's test setup.
 pub trait Fixture: Send + Sync {
     /// The target under test.
-    type Target: Target + Clone + 'static;
+    type Target: Target + 'static;
 
     /// A target configured for the test server (CA bundle, timeouts...).
     fn target(&self) -> Self::Target;
@@ -121,7 +122,7 @@ pub struct Case<'f, F: Fixture> {
     /// The first version (AWSCURRENT before the rotation).
     pub first_version: VersionId,
     /// The rotator, on moto's Secrets Manager API.
-    pub rotator: Rotator<F::Target, AwsSecretStore>,
+    pub rotator: Rotator<Arc<F::Target>, AwsSecretStore>,
     moto: &'static Moto,
 }
 
@@ -179,7 +180,7 @@ impl<'f, F: Fixture> Case<'f, F> {
             .version_with(&Stage::Current)
             .expect("current")
             .clone();
-        let rotator = Rotator::new(fixture.target(), store, config).expect("rotator");
+        let rotator = Rotator::new(Arc::new(fixture.target()), store, config).expect("rotator");
         Case {
             fixture,
             username,
@@ -308,9 +309,9 @@ impl<F: Fixture> Case<'_, F> {
     fn faulty(
         &self,
         plan: &FaultPlan,
-    ) -> Rotator<FaultyTarget<F::Target>, FaultyStore<AwsSecretStore>> {
+    ) -> Rotator<FaultyTarget<Arc<F::Target>>, FaultyStore<AwsSecretStore>> {
         faulty_rotator(
-            self.rotator.target().clone(),
+            Arc::clone(self.rotator.target()),
             self.store().clone(),
             self.rotator.config().clone(),
             plan,

@@ -3,7 +3,8 @@
 use secret_rotor::{Outcome, PasswordPolicy, RotationConfig, Stage, Step, VersionId};
 
 use super::logs::capture_logs;
-use super::{Case, Fixture, assert_code, every_fault, hostile_password, unique};
+use super::{Case, Fixture, assert_code, hostile_password, unique};
+use crate::faults::for_every_fault;
 
 /// A full rotation, then a second one: outcomes, labels, logins, extra keys.
 pub async fn rotates_end_to_end<F: Fixture>(fixture: &F) {
@@ -346,7 +347,7 @@ pub async fn converges_after_a_crash_after_any_call<F: Fixture>(fixture: &F) {
         calls.len() >= 10,
         "a rotation makes at least 10 external calls: {calls:?}"
     );
-    for fault in every_fault(calls.len()) {
+    for_every_fault(calls.len(), |fault| async move {
         let case = Case::new(fixture, "fault", "first-Password-1").await;
         let token = case.rotate_with(fault).await;
         assert!(
@@ -359,5 +360,6 @@ pub async fn converges_after_a_crash_after_any_call<F: Fixture>(fixture: &F) {
             case.describe().await.version_with(&Stage::Previous),
             Some(&case.first_version)
         );
-    }
+    })
+    .await;
 }

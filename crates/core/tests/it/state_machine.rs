@@ -2,12 +2,13 @@
 //! store and target. (The same behaviour is proven against moto and real servers by the
 //! testkit's conformance suite, which every target crate runs.)
 
-use secret_rotor::store::{MemoryStore, SecretStore, Selector};
+use secret_rotor::store::{SecretStore, Selector};
 use secret_rotor::{
     Capabilities, Error, Outcome, RotationConfig, RotationEvent, Rotator, SecretId, Stage, Step,
     StepReport, Strategy, VersionId,
 };
 use secret_rotor_testkit::faults::{FaultPlan, every_fault, faulty_rotator, run_rotation};
+use secret_rotor_testkit::memory_store::MemoryStore;
 use secret_rotor_testkit::memory_target::MemoryTarget;
 use serde_json::json;
 

@@ -2,7 +2,7 @@
 //! target: the username flips, the master acts, privileges are brought in line, and the
 //! previous user keeps working.
 
-use secret_rotor::store::{MemoryStore, SecretStore};
+use secret_rotor::store::SecretStore;
 use secret_rotor::{
     Error, Outcome, RotationConfig, RotationEvent, Rotator, SecretId, Stage, Step, Strategy,
     VersionId,
@@ -10,6 +10,7 @@ use secret_rotor::{
 use secret_rotor_testkit::faults::{
     FaultPlan, FaultyStore, FaultyTarget, every_fault, faulty_rotator, run_rotation,
 };
+use secret_rotor_testkit::memory_store::MemoryStore;
 use secret_rotor_testkit::memory_target::MemoryTarget;
 use serde_json::{Value, json};
 

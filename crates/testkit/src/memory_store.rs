@@ -1,14 +1,14 @@
-//! An in-memory [`SecretStore`] that follows the service's label rules, for unit tests.
+//! An in-memory [`SecretStore`] that follows the service's label rules, for unit tests of
+//! the state machine (the real service is tested through moto).
 
+use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use secrecy::ExposeSecret;
-
-use super::{SecretStore, Selector};
-use crate::error::{Error, Result};
-use crate::event::{RotationToken, SecretId, VersionId};
-use crate::secret::SecretValue;
-use crate::stage::{SecretDescription, Stage};
+use secret_rotor::store::{SecretStore, Selector};
+use secret_rotor::{
+    Error, Result, RotationToken, SecretDescription, SecretId, SecretValue, Stage, VersionId,
+};
 
 /// An in-memory Secrets Manager.
 ///
@@ -19,7 +19,8 @@ use crate::stage::{SecretDescription, Stage};
 ///
 /// ```
 /// # tokio_test_block_on(async {
-/// use secret_rotor::store::{MemoryStore, SecretStore};
+/// use secret_rotor::store::SecretStore;
+/// use secret_rotor_testkit::memory_store::MemoryStore;
 ///
 /// let store = MemoryStore::new();
 /// let (id, first) = store.create_secret("db", r#"{"username":"app","password":"x"}"#);
@@ -31,12 +32,31 @@ use crate::stage::{SecretDescription, Stage};
 /// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
 /// # }
 /// ```
-#[derive(Debug, Clone, Default)]
+/// `Debug` names the secrets and their labels, never a value.
+#[derive(Clone, Default)]
 pub struct MemoryStore {
     state: Arc<Mutex<Vec<MemSecret>>>,
 }
 
-#[derive(Debug)]
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secrets = self.lock();
+        let mut list = f.debug_list();
+        for s in secrets.iter() {
+            let versions: Vec<_> = s
+                .versions
+                .iter()
+                .map(|v| {
+                    let stages: Vec<&str> = v.stages.iter().map(Stage::as_str).collect();
+                    (v.id.as_str(), stages, v.value.is_some())
+                })
+                .collect();
+            list.entry(&(&s.name, versions));
+        }
+        list.finish()
+    }
+}
+
 struct MemSecret {
     arn: String,
     name: String,
@@ -46,19 +66,29 @@ struct MemSecret {
     next_version: u64,
 }
 
-#[derive(Debug)]
 struct MemVersion {
     id: VersionId,
     value: Option<String>,
     stages: Vec<Stage>,
 }
 
+/// The service's answer to a refused request, as the SDK would show it.
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+struct ServiceError {
+    code: String,
+    message: String,
+}
+
 fn err(operation: &'static str, code: &str, message: impl Into<String>) -> Error {
     Error::SecretsManager {
         operation,
         service_code: Some(code.to_owned()),
-        message: format!("{code}: {}", message.into()),
         retryable: false,
+        source: Box::new(ServiceError {
+            code: code.to_owned(),
+            message: message.into(),
+        }),
     }
 }
 
@@ -264,8 +294,7 @@ impl SecretStore for MemoryStore {
             });
             Ok(version.and_then(|v| v.value.clone()))
         })?;
-        raw.map(|r| SecretValue::parse(&r, &selector.describe()))
-            .transpose()
+        raw.map(|r| SecretValue::parse(&r)).transpose()
     }
 
     async fn put_pending(
@@ -383,7 +412,7 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
-        let value = SecretValue::parse(r#"{"password":"b"}"#, "x").unwrap();
+        let value = SecretValue::parse(r#"{"password":"b"}"#).unwrap();
         store.put_pending(&id, &t, &value, None).await.unwrap();
         store.put_pending(&id, &t, &value, None).await.unwrap(); // idempotent
         let other = value.with_password("c".into());
@@ -415,6 +444,11 @@ mod tests {
                 .update_stage(&id, Stage::Pending, None, Some(&t))
                 .await
                 .is_err()
+        );
+        let debug = format!("{store:?}");
+        assert!(
+            debug.contains("AWSCURRENT") && !debug.contains("password"),
+            "{debug}"
         );
         // A second rotation is refused while the first's AWSPENDING is elsewhere.
         let t3 = store.start_rotation(&id, None).unwrap();

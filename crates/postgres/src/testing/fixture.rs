@@ -1,29 +1,33 @@
-//! The PostgreSQL fixture shared by this crate's integration tests.
-
-#![allow(dead_code)]
+//! The conformance suite's [`Fixture`] for PostgreSQL: the target under test configured
+//! for a [`PgCluster`], and the administrator's moves on that cluster.
 
 use std::time::Duration;
 
 use postgres_protocol::escape::{escape_identifier, escape_literal};
-use secret_rotor_postgres::{PostgresConfig, PostgresTarget};
 use secret_rotor_testkit::conformance::{AlternatingFixture, Fixture};
-use secret_rotor_testkit::pg::PgCluster;
 use serde_json::{Value, json};
 use tokio_postgres::NoTls;
 
+use super::PgCluster;
+use crate::{ALTERNATE_SYNC_LOCK, PostgresConfig, PostgresTarget};
+
 /// A private cluster that enforces passwords and serves TLS with a test CA.
-pub(crate) struct PgFixture {
-    pub(crate) cluster: &'static PgCluster,
+#[derive(Debug)]
+pub struct PgFixture {
+    /// The cluster under test.
+    pub cluster: &'static PgCluster,
 }
 
-pub(crate) fn fixture() -> PgFixture {
+/// The fixture on this test process's shared cluster ([`PgCluster::shared`]).
+pub fn fixture() -> PgFixture {
     PgFixture {
         cluster: PgCluster::shared(),
     }
 }
 
 impl PgFixture {
-    pub(crate) fn config(&self) -> PostgresConfig {
+    /// The target's configuration for the cluster: its CA, a 5 s connect timeout.
+    pub fn config(&self) -> PostgresConfig {
         PostgresConfig {
             ca_bundle: Some(self.cluster.ca_pem_path().to_owned()),
             connect_timeout: Duration::from_secs(5),
@@ -94,7 +98,7 @@ impl AlternatingFixture for PgFixture {
                  CREATE TABLE IF NOT EXISTS {PROBE_TABLE} (x int); \
                  GRANT SELECT ON {PROBE_TABLE} TO {}; COMMIT",
                 escape_identifier(username),
-                lock = secret_rotor_postgres::ALTERNATE_SYNC_LOCK,
+                lock = ALTERNATE_SYNC_LOCK,
             ))
             .await
             .expect("grant the probe privilege");

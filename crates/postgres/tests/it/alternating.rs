@@ -2,8 +2,6 @@
 //! not a superuser, the identifier limit, and RDS-managed master secrets located through
 //! moto's RDS API.
 
-mod support;
-
 use postgres_protocol::escape::escape_identifier as ident;
 use secret_rotor::rds::RdsLocator;
 use secret_rotor::store::{SecretStore, Selector};
@@ -11,6 +9,7 @@ use secret_rotor::{
     AlternateReport, Outcome, RotationConfig, RotationEvent, Rotator, SecretId, Stage, Step,
     Strategy, VersionId,
 };
+use secret_rotor_postgres::testing::{PgFixture, fixture};
 use secret_rotor_testkit::conformance::{AlternatingFixture, Case, Fixture, hostile_password};
 use secret_rotor_testkit::moto::{Moto, unique_name};
 use tokio_postgres::NoTls;
@@ -36,12 +35,7 @@ async fn login_of<F: Fixture>(case: &Case<'_, F>, stage: Stage) -> (String, Stri
 }
 
 /// Runs SQL as `user` (plain TCP to the private cluster); the error text on failure.
-async fn run_as(
-    fx: &support::PgFixture,
-    user: &str,
-    password: &str,
-    sql: &str,
-) -> Result<(), String> {
+async fn run_as(fx: &PgFixture, user: &str, password: &str, sql: &str) -> Result<(), String> {
     let (client, connection) = fx
         .cluster
         .config(user, password)
@@ -65,7 +59,7 @@ fn assert_synced(report: &AlternateReport, needle: &str) {
 
 #[tokio::test]
 async fn privileges_are_brought_in_line_both_ways_every_rotation() {
-    let fx = support::fixture();
+    let fx = fixture();
     let admin = fx.cluster.admin().await;
     let case = Case::alternating(&fx, "parity", &hostile_password(), None).await;
     let user = case.username.clone();
@@ -198,7 +192,7 @@ async fn privileges_are_brought_in_line_both_ways_every_rotation() {
 
 #[tokio::test]
 async fn a_master_that_is_not_a_superuser_reports_what_it_cannot_grant() {
-    let fx = support::fixture();
+    let fx = fixture();
     let admin = fx.cluster.admin().await;
     let master_user = unique_name("master");
     let master_pw = hostile_password();
@@ -256,7 +250,7 @@ async fn a_master_that_is_not_a_superuser_reports_what_it_cannot_grant() {
 
 #[tokio::test]
 async fn clone_names_over_63_bytes_are_refused_before_anything_is_written() {
-    let fx = support::fixture();
+    let fx = fixture();
     // The case appends an 11-byte suffix: 52 + 11 = 63 bytes, and "_clone" would not fit.
     let case = Case::alternating(&fx, &"n".repeat(52), "first-Password-1", None).await;
     assert_eq!(case.username.len(), 63);
@@ -274,7 +268,7 @@ async fn rotate_with_rds_master(
     current_host: &str,
     primary_arn: &str,
 ) -> Result<String, secret_rotor::Error> {
-    let fx = support::fixture();
+    let fx = fixture();
     let user = unique_name("rdsuser");
     let password = hostile_password();
     fx.create_account(&user, &password).await;
@@ -324,7 +318,7 @@ async fn rotate_with_rds_master(
 #[tokio::test]
 async fn an_rds_managed_master_is_located_through_the_rds_api() {
     let moto = Moto::start();
-    let port = support::fixture().cluster.port();
+    let port = fixture().cluster.port();
     let instance = moto
         .create_db_instance("pg-primary", "postgres", "127.0.0.1", port)
         .await;
@@ -339,7 +333,7 @@ async fn an_rds_managed_master_is_located_through_the_rds_api() {
 #[tokio::test]
 async fn a_user_on_a_read_replica_is_rotated_by_the_primarys_master() {
     let moto = Moto::start();
-    let port = support::fixture().cluster.port();
+    let port = fixture().cluster.port();
     let primary = moto
         .create_db_instance("localhost", "postgres", "localhost", port)
         .await;
@@ -353,7 +347,7 @@ async fn a_user_on_a_read_replica_is_rotated_by_the_primarys_master() {
 #[tokio::test]
 async fn a_user_on_an_aurora_member_is_rotated_by_the_clusters_master() {
     let moto = Moto::start();
-    let port = support::fixture().cluster.port();
+    let port = fixture().cluster.port();
     let cluster = moto
         .create_db_cluster("127", "aurora-postgresql", "127.0.0.1", port)
         .await;
@@ -367,7 +361,7 @@ async fn a_user_on_an_aurora_member_is_rotated_by_the_clusters_master() {
 #[tokio::test]
 async fn an_rds_master_for_an_unrelated_or_foreign_database_is_refused() {
     let moto = Moto::start();
-    let port = support::fixture().cluster.port();
+    let port = fixture().cluster.port();
     let unrelated = moto
         .create_db_instance("localhost", "postgres", "localhost", port)
         .await;

@@ -12,7 +12,7 @@
 //! The binaries are found through `SECRET_ROTOR_PG_BINDIR`, then `pg_config --bindir`,
 //! then the newest `/usr/lib/postgresql/*/bin`. The cluster stops (`pg_ctl stop -m
 //! immediate`) and its directory is removed when the [`PgCluster`] is dropped or, for
-//! [`PgCluster::shared`], when the test process exits (see [`crate::process`]).
+//! [`PgCluster::shared`], when the test process exits (see [`secret_rotor_testkit::process`]).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -21,15 +21,14 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use postgres_protocol::escape::{escape_identifier, escape_literal};
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
-};
 use tokio_postgres::NoTls;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
-use crate::process::{ServiceGuard, free_port, is_root, service_dir, shell_quote, wait_for_port};
+use secret_rotor_testkit::process::{
+    ServiceGuard, free_port, is_root, service_dir, shell_quote, wait_for_port,
+};
+use secret_rotor_testkit::tls::TestCertificates;
 
 /// How a [`PgCluster`] is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,7 +143,7 @@ impl PgCluster {
         }
 
         let (ca_pem_path, ca_pem) = if options.tls {
-            let certs = make_certificates(&options.server_names);
+            let certs = TestCertificates::generate(&options.server_names);
             let files = [
                 ("ca.pem", &certs.ca_pem, 0o644),
                 ("server.crt", &certs.server_cert_pem, 0o644),
@@ -516,47 +515,4 @@ fn append(path: &Path, text: &str) {
         .open(path)
         .and_then(|mut f| f.write_all(text.as_bytes()))
         .unwrap_or_else(|e| panic!("cannot append to {}: {e}", path.display()));
-}
-
-struct Certificates {
-    ca_pem: String,
-    server_cert_pem: String,
-    server_key_pem: String,
-}
-
-/// A CA and a server certificate for `names` (IP addresses become IP SANs), ECDSA P-256.
-fn make_certificates(names: &[String]) -> Certificates {
-    let fail = |e: rcgen::Error| -> ! { panic!("cannot generate the test certificates: {e}") };
-    let ca_key = KeyPair::generate().unwrap_or_else(|e| fail(e));
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| fail(e));
-    let mut ca_name = DistinguishedName::new();
-    ca_name.push(DnType::CommonName, "secret-rotor-testkit CA");
-    ca_params.distinguished_name = ca_name;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap_or_else(|e| fail(e));
-    let issuer = Issuer::new(ca_params, ca_key);
-
-    let server_key = KeyPair::generate().unwrap_or_else(|e| fail(e));
-    let mut server_params = CertificateParams::new(names.to_vec()).unwrap_or_else(|e| fail(e));
-    let mut server_name = DistinguishedName::new();
-    server_name.push(
-        DnType::CommonName,
-        names.first().map(String::as_str).unwrap_or("localhost"),
-    );
-    server_params.distinguished_name = server_name;
-    server_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let server_cert = server_params
-        .signed_by(&server_key, &issuer)
-        .unwrap_or_else(|e| fail(e));
-    Certificates {
-        ca_pem: ca_cert.pem(),
-        server_cert_pem: server_cert.pem(),
-        server_key_pem: server_key.serialize_pem(),
-    }
 }

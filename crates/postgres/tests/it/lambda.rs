@@ -1,8 +1,7 @@
 //! The real `rotate-postgres` binary, run behind a Lambda Runtime API and driven the way
 //! Secrets Manager drives it, with the sample events of `events/`.
 
-mod support;
-
+use secret_rotor_postgres::testing::{PgFixture, fixture};
 use std::path::PathBuf;
 
 use secret_rotor::store::{SecretStore, Selector};
@@ -26,7 +25,7 @@ fn event_for(step: Step, arn: &str, token: &str) -> Value {
     event
 }
 
-fn lambda_env(fx: &support::PgFixture, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+fn lambda_env(fx: &PgFixture, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env = Moto::shared().env();
     env.push((
         "TLS_CA_BUNDLE".into(),
@@ -39,7 +38,7 @@ fn lambda_env(fx: &support::PgFixture, extra: &[(&str, &str)]) -> Vec<(String, S
     env
 }
 
-async fn account(fx: &support::PgFixture) -> (String, String, String) {
+async fn account(fx: &PgFixture) -> (String, String, String) {
     let user = unique_name("lambda");
     let password = hostile_password();
     fx.create_account(&user, &password).await;
@@ -54,7 +53,7 @@ async fn account(fx: &support::PgFixture) -> (String, String, String) {
 
 #[tokio::test]
 async fn the_binary_rotates_a_secret_as_the_service_drives_it() {
-    let fx = support::fixture();
+    let fx = fixture();
     let moto = Moto::shared();
     let (user, old_password, arn) = account(&fx).await;
     let lambda = LambdaProcess::spawn(
@@ -148,7 +147,7 @@ async fn the_binary_rotates_a_secret_as_the_service_drives_it() {
 
 #[tokio::test]
 async fn the_binary_reports_stable_error_codes_and_changes_nothing() {
-    let fx = support::fixture();
+    let fx = fixture();
     let moto = Moto::shared();
     let (user, password, arn) = account(&fx).await;
     let token = moto.start_rotation(&arn, None).await.unwrap();
@@ -218,7 +217,7 @@ async fn the_binary_reports_stable_error_codes_and_changes_nothing() {
 
 #[tokio::test]
 async fn the_binary_finds_secrets_manager_through_aws_template_and_sdk_variables() {
-    let fx = support::fixture();
+    let fx = fixture();
     let moto = Moto::shared();
     for variable in [
         "SECRETS_MANAGER_ENDPOINT",
@@ -264,7 +263,7 @@ async fn the_binary_finds_secrets_manager_through_aws_template_and_sdk_variables
 
 #[tokio::test]
 async fn the_binary_alternates_users_with_an_rds_managed_master() {
-    let fx = support::fixture();
+    let fx = fixture();
     // A dedicated moto: its RDS API knows the instance, and the binary reaches both
     // services through AWS_ENDPOINT_URL.
     let moto = Moto::start();

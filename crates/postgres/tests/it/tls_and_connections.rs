@@ -2,24 +2,19 @@
 //! CA and host name, plain text only when the secret says so, no silent fallback, bounded
 //! timeouts, and no clear-text password reaching the server.
 
-mod support;
-
+use secret_rotor_postgres::testing::fixture;
 use std::time::{Duration, Instant};
 
 use secrecy::ExposeSecret;
 use secret_rotor::{Credential, Error, Login, SecretValue, Target};
+use secret_rotor_postgres::testing::{PgCluster, PgOptions};
 use secret_rotor_postgres::{PgCredential, PostgresConfig, PostgresTarget};
 use secret_rotor_testkit::conformance::{Fixture, hostile_password};
 use secret_rotor_testkit::moto::unique_name;
-use secret_rotor_testkit::pg::{PgCluster, PgOptions};
 use serde_json::{Value, json};
 
 fn credential(secret: Value) -> PgCredential {
-    PgCredential::parse(
-        &SecretValue::from_json(secret, "AWSCURRENT").unwrap(),
-        "AWSCURRENT",
-    )
-    .unwrap()
+    PgCredential::parse(&SecretValue::from_json(secret).unwrap()).unwrap()
 }
 
 fn target_trusting(ca: Option<&std::path::Path>) -> PostgresTarget {
@@ -46,7 +41,7 @@ fn tls_error(result: Result<Login, Error>) -> String {
     match result {
         Err(e @ Error::Tls { .. }) => {
             assert_eq!(e.code(), "TlsError");
-            e.to_string()
+            e.display_chain().to_string()
         }
         other => panic!("expected a TLS error, got {other:?}"),
     }
@@ -185,7 +180,7 @@ async fn connection_attempts_are_bounded_and_reported_as_unreachable() {
 
 #[tokio::test]
 async fn the_server_only_ever_sees_a_scram_verifier() {
-    let fx = support::fixture();
+    let fx = fixture();
     let (user, old) = account_on(fx.cluster).await;
     let target = fx.target();
     let current = credential(fx.secret_for(&user, &old));

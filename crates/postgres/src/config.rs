@@ -1,0 +1,54 @@
+//! How the target connects: the CA bundle and the connect timeout, from the environment.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secret_rotor::{Error, Result};
+
+use crate::tls::RDS_CA_BUNDLE;
+
+/// How the target connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresConfig {
+    /// PEM file of the CAs to trust (`TLS_CA_BUNDLE`); `None`: the system's roots plus
+    /// `default_ca_bundle` when it exists.
+    pub ca_bundle: Option<PathBuf>,
+    /// Added to the system's roots when `ca_bundle` is `None` and the file exists:
+    /// [`RDS_CA_BUNDLE`], where the SAM template's layer puts RDS's global bundle.
+    pub default_ca_bundle: PathBuf,
+    /// Bound on each connection attempt, TLS and authentication included
+    /// (`CONNECT_TIMEOUT_SECS`, default 5).
+    pub connect_timeout: Duration,
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        PostgresConfig {
+            ca_bundle: None,
+            default_ca_bundle: PathBuf::from(RDS_CA_BUNDLE),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl PostgresConfig {
+    /// Reads `TLS_CA_BUNDLE` and `CONNECT_TIMEOUT_SECS` through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let mut config = PostgresConfig::default();
+        if let Some(path) = lookup("TLS_CA_BUNDLE").filter(|p| !p.trim().is_empty()) {
+            config.ca_bundle = Some(PathBuf::from(path));
+        }
+        if let Some(secs) = lookup("CONNECT_TIMEOUT_SECS").filter(|s| !s.trim().is_empty()) {
+            let secs: f64 = secs
+                .trim()
+                .parse()
+                .ok()
+                .filter(|s: &f64| *s > 0.0 && *s <= 300.0)
+                .ok_or_else(|| {
+                    Error::config("CONNECT_TIMEOUT_SECS must be a number of seconds from 0 to 300")
+                })?;
+            config.connect_timeout = Duration::from_secs_f64(secs);
+        }
+        Ok(config)
+    }
+}

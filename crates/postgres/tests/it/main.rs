@@ -1,0 +1,8 @@
+//! The PostgreSQL target's integration tests, in one binary: one link, one moto and one
+//! private cluster shared by every test (each test makes its own roles and secrets).
+
+mod alternating;
+mod cluster;
+mod conformance;
+mod lambda;
+mod tls_and_connections;

@@ -1,0 +1,5 @@
+//! Checks of the repository's deployable artefacts, in one binary: the sample events and
+//! the SAM template.
+
+mod sam_template;
+mod sample_events;
