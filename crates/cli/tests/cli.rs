@@ -507,6 +507,11 @@ async fn no_password_reaches_the_output_even_at_trace_level() {
                 run.args.join(" ")
             );
         }
+        assert!(
+            !text.contains("SCRAM-SHA-256$"),
+            "a SCRAM verifier appears in the output of `secret-rotor {}`",
+            run.args.join(" ")
+        );
     }
 }
 

@@ -2,10 +2,13 @@
 
 use crate::error::{Error, Result};
 use crate::password::PasswordPolicy;
-use crate::target::{Strategy, Target};
+use crate::target::{Parity, Strategy, Target};
 
 /// The environment variable that picks the [`Strategy`] (`single-user` by default).
 pub const ROTATION_STRATEGY: &str = "ROTATION_STRATEGY";
+/// The environment variable that picks the [`Parity`] of alternating users (`enforce` by
+/// default).
+pub const PRIVILEGE_PARITY: &str = "PRIVILEGE_PARITY";
 
 /// The rotation function's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +17,9 @@ pub struct RotationConfig {
     pub strategy: Strategy,
     /// How new passwords are generated.
     pub password: PasswordPolicy,
+    /// Alternating users: fail, or only report, when the pending user cannot be given all
+    /// that the current user holds.
+    pub parity: Parity,
 }
 
 impl RotationConfig {
@@ -32,12 +38,17 @@ impl RotationConfig {
             Some(s) if !s.trim().is_empty() => s.parse()?,
             _ => Strategy::SingleUser,
         };
+        let parity = match lookup(PRIVILEGE_PARITY) {
+            Some(s) if !s.trim().is_empty() => s.parse()?,
+            _ => Parity::default(),
+        };
         let config = RotationConfig {
             strategy,
             password: PasswordPolicy::from_lookup(
                 lookup,
                 target.info().default_exclude_characters,
             )?,
+            parity,
         };
         config.check(target)?;
         Ok(config)
@@ -48,6 +59,7 @@ impl RotationConfig {
         RotationConfig {
             strategy: Strategy::SingleUser,
             password: PasswordPolicy::with_excluded(target.info().default_exclude_characters),
+            parity: Parity::default(),
         }
     }
 

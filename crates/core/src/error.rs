@@ -252,6 +252,70 @@ pub enum Error {
         token: String,
     },
 
+    /// Alternating users: the master secret is one of the pair (the same user as
+    /// `AWSCURRENT` or `AWSPENDING`, or the rotated secret itself). Rotating would change
+    /// the master's own password as the master and lock it out.
+    #[error("unsafe master secret: {reason}")]
+    MasterIsRotatedUser {
+        /// Which check failed (names, never passwords).
+        reason: String,
+    },
+
+    /// Alternating users: the other user of the pair already exists but was not made by a
+    /// rotation (it is not a member of the user), so it is not taken over.
+    #[error(
+        "the alternate user {user:?} already exists on {target} and is not the user's clone \
+         ({reason}): not taking it over"
+    )]
+    UnrelatedAlternateUser {
+        /// Where.
+        target: String,
+        /// The existing user.
+        user: String,
+        /// What marks it as unrelated.
+        reason: String,
+    },
+
+    /// Alternating users: the pending user would hold less than the current user (or
+    /// more: stronger attributes), and the master could not bring it in line. Nothing was
+    /// changed; `AWSCURRENT` keeps working.
+    #[error(
+        "the pending user {user:?} on {target} does not match the current user: {}",
+        .differences.join("; ")
+    )]
+    PrivilegeMismatch {
+        /// Where.
+        target: String,
+        /// The pending user.
+        user: String,
+        /// Each difference, with why it could not be fixed.
+        differences: Vec<String>,
+    },
+
+    /// The server accepted the new password but refused a fresh login with it; the old
+    /// password was put back, so nothing changed.
+    #[error(
+        "{target} accepted the new password of {user:?} but refused a login with it; the \
+         previous password was restored ({reason})"
+    )]
+    PasswordNotTaken {
+        /// Where.
+        target: String,
+        /// The user.
+        user: String,
+        /// The server's answer to the login.
+        reason: String,
+    },
+
+    /// The server is a version or kind the target cannot rotate safely.
+    #[error("{target} is not supported: {reason}")]
+    UnsupportedServer {
+        /// Where.
+        target: String,
+        /// Why (e.g. its version).
+        reason: String,
+    },
+
     /// The target failed while doing its work (a statement, an API response, ...).
     #[error("{target} failed: {reason}")]
     Target {
@@ -295,6 +359,11 @@ impl Error {
             Error::LoginRefused { .. } => "LoginRefused",
             Error::NoWorkingCredential { .. } => "NoWorkingCredential",
             Error::PendingNotLive { .. } => "PendingNotLive",
+            Error::MasterIsRotatedUser { .. } => "MasterIsRotatedUser",
+            Error::UnrelatedAlternateUser { .. } => "UnrelatedAlternateUser",
+            Error::PrivilegeMismatch { .. } => "PrivilegeMismatch",
+            Error::PasswordNotTaken { .. } => "PasswordNotTaken",
+            Error::UnsupportedServer { .. } => "UnsupportedServer",
             Error::Target { .. } => "TargetError",
         }
     }
@@ -500,6 +569,26 @@ mod tests {
             Error::PendingNotLive {
                 secret_id: "".into(),
                 token: "".into(),
+            },
+            Error::MasterIsRotatedUser { reason: "".into() },
+            Error::UnrelatedAlternateUser {
+                target: "".into(),
+                user: "".into(),
+                reason: "".into(),
+            },
+            Error::PrivilegeMismatch {
+                target: "".into(),
+                user: "".into(),
+                differences: vec![],
+            },
+            Error::PasswordNotTaken {
+                target: "".into(),
+                user: "".into(),
+                reason: "".into(),
+            },
+            Error::UnsupportedServer {
+                target: "".into(),
+                reason: "".into(),
             },
             Error::Target {
                 target: "".into(),

@@ -204,14 +204,14 @@ impl RotationEvent {
         let step = required_str(object, "Step")?.parse()?;
         let secret_id = SecretId::new(required_str(object, "SecretId")?)?;
         let client_request_token = VersionId::new(required_str(object, "ClientRequestToken")?)?;
+        // An empty token is no token: forwarding "" would fail every PutSecretValue.
         let rotation_token = match object.get("RotationToken") {
             None | Some(Value::Null) => None,
-            Some(Value::String(token)) if !token.is_empty() => {
-                Some(RotationToken::new(token.as_str()))
-            }
+            Some(Value::String(token)) if token.trim().is_empty() => None,
+            Some(Value::String(token)) => Some(RotationToken::new(token.as_str())),
             Some(_) => {
                 return Err(Error::InvalidEvent {
-                    reason: "RotationToken must be a non-empty string".into(),
+                    reason: "RotationToken must be a string".into(),
                 });
             }
         };
@@ -315,5 +315,21 @@ mod tests {
         );
         assert!(!format!("{event:?}").contains("opaque-token-value"));
         assert_eq!(event.to_json(), e);
+    }
+
+    #[test]
+    fn an_empty_rotation_token_is_absent() {
+        for empty in ["", "  "] {
+            let mut e = base();
+            e["RotationToken"] = empty.into();
+            let event = RotationEvent::from_json(&e).unwrap();
+            assert!(event.rotation_token.is_none(), "{empty:?}");
+        }
+        let mut e = base();
+        e["RotationToken"] = json!(5);
+        assert_eq!(
+            RotationEvent::from_json(&e).unwrap_err().code(),
+            "InvalidEvent"
+        );
     }
 }

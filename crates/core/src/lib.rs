@@ -52,4 +52,6 @@ pub use password::PasswordPolicy;
 pub use rotator::Rotator;
 pub use secret::SecretValue;
 pub use stage::{SecretDescription, Stage};
-pub use target::{AlternateReport, Capabilities, Credential, Login, Strategy, Target, TargetInfo};
+pub use target::{
+    AlternateReport, Capabilities, Credential, Login, Parity, Strategy, Target, TargetInfo,
+};

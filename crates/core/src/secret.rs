@@ -14,6 +14,8 @@ use crate::error::{Error, Result, SecretVersion};
 pub const PASSWORD_KEY: &str = "password";
 /// The key that holds the user name.
 pub const USERNAME_KEY: &str = "username";
+/// The key that says whether database targets use TLS (AWS's layout; `true` by default).
+pub const SSL_KEY: &str = "ssl";
 /// Secrets Manager's limit on a `SecretString`, in bytes.
 pub const MAX_SECRET_STRING_BYTES: usize = 65_536;
 
@@ -135,6 +137,14 @@ impl SecretValue {
         assert_ne!(key, PASSWORD_KEY, "use with_password");
         let mut next = self.clone();
         next.fields.insert(key.to_owned(), value);
+        next
+    }
+
+    /// A copy without `key` (not for the password).
+    pub fn without_field(&self, key: &str) -> Self {
+        assert_ne!(key, PASSWORD_KEY, "the password is replaced, never removed");
+        let mut next = self.clone();
+        next.fields.shift_remove(key);
         next
     }
 

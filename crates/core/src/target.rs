@@ -150,6 +150,47 @@ pub fn alternate_of(username: &str) -> String {
     }
 }
 
+/// What alternating users do when the master cannot give the pending user everything the
+/// current user holds (`PRIVILEGE_PARITY`).
+///
+/// A pending user with *stronger* attributes than the current one (superuser, ...) is
+/// refused whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Parity {
+    /// Fail setSecret with [`Error::PrivilegeMismatch`], changing nothing: `AWSCURRENT`
+    /// keeps working. The default (`enforce`).
+    #[default]
+    Enforce,
+    /// Report what could not be copied in the step's result and the logs, and go on
+    /// (`report`): for users who accept a pending user with less.
+    Report,
+}
+
+impl Parity {
+    /// The configuration spelling: `enforce`, `report`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Parity::Enforce => "enforce",
+            Parity::Report => "report",
+        }
+    }
+}
+
+impl std::str::FromStr for Parity {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        [Parity::Enforce, Parity::Report]
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                Error::config(format!(
+                    "PRIVILEGE_PARITY must be enforce or report, not {s:?}"
+                ))
+            })
+    }
+}
+
 /// What [`Target::sync_alternate`] did to make the two users of an alternating pair
 /// equivalent. Logged, and returned in the setSecret step's result.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -159,9 +200,13 @@ pub struct AlternateReport {
     /// Differences between the two users that were found and fixed (e.g.
     /// `granted SELECT ON TABLE public.orders to app_clone`).
     pub synced: Vec<String>,
-    /// Differences that could not be fixed (e.g. the master may not grant on an object it
-    /// does not own), with the server's reason.
+    /// What the current user holds that the pending user could not be given (e.g. the
+    /// master may not grant on an object it does not own), with the server's reason. Only
+    /// ever non-empty with [`Parity::Report`]: with [`Parity::Enforce`] the step fails.
     pub unsynced: Vec<String>,
+    /// What the pending user holds and the current user does not: reported, never granted
+    /// to the current user (the live one).
+    pub extra: Vec<String>,
     /// Things parity cannot fix and a person should know (e.g. objects owned by one user
     /// that the other cannot reach).
     pub notes: Vec<String>,
@@ -265,8 +310,12 @@ pub trait Target: Send + Sync {
     }
 
     /// Alternating users, setSecret: logged in as `master`, make `pending`'s user exist
-    /// with `pending`'s password and the same privileges as `current`'s user (creating it
-    /// if missing), and bring the two users' privileges back in line every rotation.
+    /// with `pending`'s password and at least what `current`'s user holds (creating it if
+    /// missing), every rotation. Never grant anything to `current`'s user (it is live), and
+    /// never take over an existing user that a rotation did not make
+    /// ([`Error::UnrelatedAlternateUser`]). When the pending user would hold less than the
+    /// current one and `parity` is [`Parity::Enforce`], or more (stronger attributes), fail
+    /// with [`Error::PrivilegeMismatch`] and change nothing.
     /// Should be atomic (one transaction) so that a crash leaves either nothing or all of
     /// it: the core treats "pending logs in" as "done".
     ///
@@ -276,8 +325,9 @@ pub trait Target: Send + Sync {
         master: &Self::Credential,
         current: &Self::Credential,
         pending: &Self::Credential,
+        parity: Parity,
     ) -> impl Future<Output = Result<AlternateReport>> + Send {
-        let _ = (master, current, pending);
+        let _ = (master, current, pending, parity);
         let error = Error::unsupported_strategy(&self.info(), Strategy::AlternatingUsers);
         async move { Err(error) }
     }
@@ -324,7 +374,8 @@ impl<T: Target> Target for Arc<T> {
         master: &Self::Credential,
         current: &Self::Credential,
         pending: &Self::Credential,
+        parity: Parity,
     ) -> impl Future<Output = Result<AlternateReport>> + Send {
-        (**self).sync_alternate(master, current, pending)
+        (**self).sync_alternate(master, current, pending, parity)
     }
 }

@@ -1,14 +1,16 @@
 //! Alternating users on PostgreSQL, as the master: create or update the other user of
-//! the pair and bring both users' privileges in line, in one transaction.
+//! the pair with at least what the current user holds, in one transaction, or change
+//! nothing and say what could not be copied.
 
 use std::time::Duration;
 
 use postgres_protocol::escape::escape_identifier;
 use secrecy::ExposeSecret;
-use secret_rotor::{AlternateReport, Credential, Error, Result};
-use tokio_postgres::Client;
+use secret_rotor::{AlternateReport, Credential, Error, Parity, Result};
+use tokio_postgres::{Client, Transaction};
 
 use crate::ALTERNATE_SYNC_LOCK;
+use crate::attributes::Attributes;
 use crate::connect::{driver_error, reason};
 use crate::credential::PgCredential;
 use crate::privileges::{self, INHERITS_SQL, OWNED_SQL};
@@ -23,10 +25,12 @@ pub(crate) async fn sync_within_timeout(
     master: &PgCredential,
     current: &PgCredential,
     pending: &PgCredential,
+    parity: Parity,
 ) -> Result<AlternateReport> {
     let server = master.server();
-    match tokio::time::timeout(SYNC_TIMEOUT, sync(client, current, pending)).await {
-        Ok(Ok(report)) => Ok(report),
+    match tokio::time::timeout(SYNC_TIMEOUT, sync(client, current, pending, parity)).await {
+        Ok(Ok(Synced::Done(report))) => Ok(report),
+        Ok(Ok(Synced::Refused(refusal))) => Err(refusal.into_error(server, pending)),
         Ok(Err(e)) => Err(driver_error(
             server,
             "creating or updating the alternate user failed (rolled back)",
@@ -45,21 +49,68 @@ pub(crate) async fn sync_within_timeout(
     }
 }
 
-/// One transaction: create `pending`'s user if missing (`GRANT <current> TO <pending>`, as
-/// AWS's template does), grant each user what the other holds (each grant under a
-/// savepoint, so one the master may not give is reported rather than fatal), set the
-/// password last. A crash before `COMMIT` leaves nothing; after it, everything.
+/// How [`sync`] ended when it did not fail on the way.
+enum Synced {
+    /// Committed.
+    Done(AlternateReport),
+    /// Rolled back: nothing changed.
+    Refused(Refusal),
+}
+
+/// Why the change was rolled back.
+enum Refusal {
+    /// The pending role exists and is not the current role's pair.
+    Unrelated(String),
+    /// What the pending role would lack (or hold beyond the current role).
+    Mismatch(Vec<String>),
+}
+
+impl Refusal {
+    fn into_error(self, target: String, pending: &PgCredential) -> Error {
+        let user = pending.username.clone();
+        match self {
+            Refusal::Unrelated(reason) => Error::UnrelatedAlternateUser {
+                target,
+                user,
+                reason,
+            },
+            Refusal::Mismatch(differences) => Error::PrivilegeMismatch {
+                target,
+                user,
+                differences,
+            },
+        }
+    }
+}
+
+/// One transaction under an advisory lock:
+///
+/// 1. an existing pending role must be the current role's pair (a membership between the
+///    two, as the rotation that created it left); else nothing is touched;
+/// 2. a missing pending role is created (`CREATE ROLE … LOGIN PASSWORD <verifier>`,
+///    `GRANT <current> TO <pending>`, as AWS's template does);
+/// 3. the pending role is given what the current role holds that it lacks — privileges,
+///    memberships, default privileges, role attributes — each under a savepoint, and what
+///    both hold is read back; nothing is granted to the current (live) role, and what only
+///    the pending role holds is reported;
+/// 4. if the pending role would hold less (with [`Parity::Enforce`]) or hold stronger
+///    attributes (always), everything is rolled back;
+/// 5. the password is set last, and the transaction commits.
+///
+/// A crash before `COMMIT` leaves nothing; after it, everything.
 async fn sync(
     client: &mut Client,
     current: &PgCredential,
     pending: &PgCredential,
-) -> std::result::Result<AlternateReport, tokio_postgres::Error> {
+    parity: Parity,
+) -> std::result::Result<Synced, tokio_postgres::Error> {
     let (a, b) = (current.username.as_str(), pending.username.as_str());
     let verifier = scram_literal(pending.password.expose_secret());
     let mut report = AlternateReport::default();
+    let mut shortfall = Vec::new();
     let tx = client.transaction().await?;
-    // One change of this kind at a time per cluster: concurrent GRANTs on the same object
-    // fail with "tuple concurrently updated".
+    // One change of this kind at a time per database: concurrent GRANTs on the same object
+    // fail with "tuple concurrently updated" (pg_advisory_xact_lock is per database).
     tx.batch_execute(&format!(
         "SELECT pg_advisory_xact_lock({ALTERNATE_SYNC_LOCK})"
     ))
@@ -74,46 +125,39 @@ async fn sync(
             escape_identifier(b)
         ))
         .await?;
-        let baseline = format!("GRANT {} TO {}", escape_identifier(a), escape_identifier(b));
-        match run_under_savepoint(&tx, &baseline).await? {
-            None => report
+        report.synced.push(format!("created {b}"));
+    } else if !is_member(&tx, a, b).await? && !is_member(&tx, b, a).await? {
+        let (user, clone) = if is_clone_of(b, a) { (a, b) } else { (b, a) };
+        return Ok(Synced::Refused(Refusal::Unrelated(format!(
+            "neither {b} nor {a} is a member of the other; a rotation makes the clone a member \
+             of the user (GRANT \"{user}\" TO \"{clone}\" marks an existing role as the clone)"
+        ))));
+    }
+    if is_clone_of(b, a) && !is_member(&tx, b, a).await? {
+        // The clone reaches what the user owns through its membership in the user.
+        let grant = format!("GRANT {} TO {}", escape_identifier(a), escape_identifier(b));
+        let error = run_under_savepoint(&tx, &grant).await?;
+        if is_member(&tx, b, a).await? {
+            report
                 .synced
-                .push(format!("created {b} as a member of {a}")),
-            Some(reason) => report
-                .unsynced
-                .push(format!("created {b}, but not as a member of {a}: {reason}")),
+                .push(format!("granted membership in {a} to {b}"));
+        } else {
+            shortfall.push(format!(
+                "membership in {a} (to reach what {a} owns): {}",
+                error.unwrap_or_else(|| "not granted".into())
+            ));
         }
     }
-    let held_by_a = privileges::holdings(&tx, a, b).await?;
-    let held_by_b = privileges::holdings(&tx, b, a).await?;
-    let mut attempts = Vec::new();
-    for (from, to, missing) in [
-        (a, b, privileges::missing(&held_by_a, &held_by_b)),
-        (b, a, privileges::missing(&held_by_b, &held_by_a)),
-    ] {
-        for (privilege, with_option) in missing {
-            let sql = privilege.grant_to(to, with_option);
-            let what = format!("{privilege}: held by {from}, granted to {to}");
-            let error = run_under_savepoint(&tx, &sql).await?;
-            attempts.push((to, privilege, what, error));
-        }
-    }
-    // A GRANT the master may not give can succeed with only a warning ("no privileges
-    // were granted"): what counts is what each user holds afterwards.
-    let now_a = privileges::holdings(&tx, a, b).await?;
-    let now_b = privileges::holdings(&tx, b, a).await?;
-    for (to, privilege, what, error) in attempts {
-        let held = if to == a { &now_a } else { &now_b };
-        match (held.contains_key(&privilege), error) {
-            (true, _) => report.synced.push(what),
-            (false, Some(reason)) => report.unsynced.push(format!("{what}: {reason}")),
-            (false, None) => report.unsynced.push(format!(
-                "{what}: not granted (the master must own the object, or hold the privilege \
-                 with the grant option)"
-            )),
-        }
-    }
+    copy_privileges(&tx, a, b, &mut report, &mut shortfall).await?;
+    let stronger = align_attributes(&tx, a, b, &mut report, &mut shortfall).await?;
     ownership_notes(&tx, a, b, &mut report).await?;
+    if !stronger.is_empty() || (parity == Parity::Enforce && !shortfall.is_empty()) {
+        tx.rollback().await?;
+        return Ok(Synced::Refused(Refusal::Mismatch(
+            stronger.into_iter().chain(shortfall).collect(),
+        )));
+    }
+    report.unsynced = shortfall;
     if !report.created {
         tx.batch_execute(&format!(
             "ALTER ROLE {} WITH LOGIN PASSWORD {verifier}",
@@ -122,13 +166,127 @@ async fn sync(
         .await?;
     }
     tx.commit().await?;
-    Ok(report)
+    Ok(Synced::Done(report))
+}
+
+/// Whether `b` is `a`'s clone by name (`<a>_clone`).
+fn is_clone_of(b: &str, a: &str) -> bool {
+    b.strip_suffix("_clone") == Some(a)
+}
+
+/// Whether `member` is a direct member of `role`.
+async fn is_member(
+    tx: &Transaction<'_>,
+    member: &str,
+    role: &str,
+) -> std::result::Result<bool, tokio_postgres::Error> {
+    Ok(tx
+        .query_opt(
+            "SELECT 1 FROM pg_auth_members m \
+               JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member \
+              WHERE r.rolname = $1 AND u.rolname = $2",
+            &[&role, &member],
+        )
+        .await?
+        .is_some())
+}
+
+/// Grants `b` what `a` holds and `b` lacks; reports what `b` holds beyond `a`. What the
+/// master could not give goes to `shortfall`.
+async fn copy_privileges(
+    tx: &Transaction<'_>,
+    a: &str,
+    b: &str,
+    report: &mut AlternateReport,
+    shortfall: &mut Vec<String>,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let held_by_a = privileges::holdings(tx, a, b).await?;
+    let held_by_b = privileges::holdings(tx, b, a).await?;
+    let mut attempts = Vec::new();
+    for (privilege, with_option) in privileges::missing(&held_by_a, &held_by_b) {
+        let error = run_under_savepoint(tx, &privilege.grant_to(b, with_option)).await?;
+        attempts.push((privilege, with_option, error));
+    }
+    // A GRANT the master may not give can succeed with only a warning ("no privileges
+    // were granted"): what counts is what the pending role holds afterwards.
+    let now_b = privileges::holdings(tx, b, a).await?;
+    for (privilege, with_option, error) in attempts {
+        let what = format!("{privilege}: held by {a}, granted to {b}");
+        let granted = now_b
+            .get(&privilege)
+            .is_some_and(|has_option| *has_option || !with_option);
+        match (granted, error) {
+            (true, _) => report.synced.push(what),
+            (false, Some(reason)) => shortfall.push(format!("{privilege} (held by {a}): {reason}")),
+            (false, None) => shortfall.push(format!(
+                "{privilege} (held by {a}): not granted (the master must own the object, or \
+                 hold the privilege with the grant option)"
+            )),
+        }
+    }
+    for (privilege, _) in privileges::missing(&now_b, &held_by_a) {
+        report
+            .extra
+            .push(format!("{privilege}: held by {b}, not by {a}"));
+    }
+    Ok(())
+}
+
+/// Brings `b`'s role attributes to `a`'s (superuser, createrole, createdb, replication,
+/// bypassrls, inherit, connection limit, valid until). Returns what remains stronger on
+/// `b`; what remains weaker goes to `shortfall`.
+async fn align_attributes(
+    tx: &Transaction<'_>,
+    a: &str,
+    b: &str,
+    report: &mut AlternateReport,
+    shortfall: &mut Vec<String>,
+) -> std::result::Result<Vec<String>, tokio_postgres::Error> {
+    let want = Attributes::of(tx, a).await?;
+    let had = Attributes::of(tx, b).await?;
+    let mut errors = Vec::new();
+    for change in had.changes_to(&want) {
+        let sql = format!("ALTER ROLE {} WITH {}", escape_identifier(b), change.sql);
+        if let Some(error) = run_under_savepoint(tx, &sql).await? {
+            errors.push((change.name, error));
+        }
+    }
+    let now = Attributes::of(tx, b).await?;
+    let mut stronger = Vec::new();
+    for difference in now.differences_from(&want) {
+        let why = errors
+            .iter()
+            .find(|(name, _)| *name == difference.name)
+            .map(|(_, e)| e.clone())
+            .unwrap_or_else(|| "the master may not change it".into());
+        let line = format!("{} of {b} ({}): {why}", difference.name, difference.detail);
+        if difference.stronger {
+            stronger.push(format!(
+                "{line}; a pending user is never promoted with stronger attributes than {a}"
+            ));
+        } else {
+            shortfall.push(line);
+        }
+    }
+    for change in had.differences_from(&want) {
+        if !now
+            .differences_from(&want)
+            .iter()
+            .any(|d| d.name == change.name)
+        {
+            report.synced.push(format!(
+                "{} of {b} set as {a}'s ({})",
+                change.name, change.detail
+            ));
+        }
+    }
+    Ok(stronger)
 }
 
 /// Runs one statement under a savepoint; returns the server's reason when it failed
 /// (the transaction goes on without it).
 async fn run_under_savepoint(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &Transaction<'_>,
     sql: &str,
 ) -> std::result::Result<Option<String>, tokio_postgres::Error> {
     tx.batch_execute("SAVEPOINT secret_rotor_grant").await?;
@@ -149,7 +307,7 @@ async fn run_under_savepoint(
 /// Objects one user owns that the other cannot reach through membership: parity cannot
 /// fix ownership; a shared owner role can (see the README).
 async fn ownership_notes(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &Transaction<'_>,
     a: &str,
     b: &str,
     report: &mut AlternateReport,

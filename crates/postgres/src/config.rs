@@ -45,7 +45,9 @@ impl PostgresConfig {
                 .ok()
                 .filter(|s: &f64| *s > 0.0 && *s <= 300.0)
                 .ok_or_else(|| {
-                    Error::config("CONNECT_TIMEOUT_SECS must be a number of seconds from 0 to 300")
+                    Error::config(
+                        "CONNECT_TIMEOUT_SECS must be a number of seconds greater than 0 and at most 300",
+                    )
                 })?;
             config.connect_timeout = Duration::from_secs_f64(secs);
         }

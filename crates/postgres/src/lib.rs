@@ -24,6 +24,7 @@
 //! conformance suite's fixture for it.
 
 mod alternate;
+mod attributes;
 mod config;
 mod connect;
 mod credential;
@@ -40,7 +41,7 @@ pub use sql::alter_role_sql;
 pub use target::{DEFAULT_EXCLUDE_CHARACTERS, PostgresTarget};
 pub use tls::{RDS_CA_BUNDLE, client_config};
 
-/// The advisory lock (`pg_advisory_xact_lock`) under which the alternate-user change
-/// runs. PostgreSQL fails concurrent `GRANT`s on one object ("tuple concurrently
-/// updated"): scripts that grant on the same objects can take this lock too.
+/// The advisory lock (`pg_advisory_xact_lock`, held per database) under which the
+/// alternate-user change runs. PostgreSQL fails concurrent `GRANT`s on one object ("tuple
+/// concurrently updated"): scripts that grant on the same objects can take this lock too.
 pub const ALTERNATE_SYNC_LOCK: i64 = 0x5345_4352_4f54; // "SECROT"

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use secret_rotor::{
-    AlternateReport, Capabilities, Credential, Error, Login, Result, SecretValue, SecretVersion,
-    Strategy, Target, TargetInfo,
+    AlternateReport, Capabilities, Credential, Error, Login, Parity, Result, SecretValue,
+    SecretVersion, Strategy, Target, TargetInfo,
 };
 use tokio_postgres::SimpleQueryMessage;
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -29,6 +29,8 @@ const INFO: TargetInfo = TargetInfo::new(
 
 /// How long a statement may take before the step fails (and is retried).
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The first PostgreSQL version that takes a SCRAM-SHA-256 verifier as a password (10).
+const MIN_SERVER_VERSION_NUM: u32 = 100_000;
 
 /// The PostgreSQL target.
 #[derive(Clone)]
@@ -90,6 +92,40 @@ impl PostgresTarget {
             Ok(Ok(rows)) => Ok(rows),
         }
     }
+
+    /// Refuses a server older than PostgreSQL 10, which would store the SCRAM verifier as
+    /// a plain password: nobody could log in with the new password.
+    async fn check_server_version(
+        &self,
+        client: &tokio_postgres::Client,
+        credential: &PgCredential,
+    ) -> Result<()> {
+        let rows = self
+            .run(client, credential, "SHOW server_version_num")
+            .await?;
+        let version = first_value(&rows).and_then(|v| v.parse::<u32>().ok());
+        match version {
+            Some(v) if v >= MIN_SERVER_VERSION_NUM => Ok(()),
+            other => Err(Error::UnsupportedServer {
+                target: credential.server(),
+                reason: format!(
+                    "server_version_num is {}; secret-rotor sets SCRAM-SHA-256 verifiers, which \
+                     PostgreSQL takes from version 10",
+                    other
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "unknown".into())
+                ),
+            }),
+        }
+    }
+}
+
+/// The first column of the first row of a simple query's answer.
+fn first_value(rows: &[SimpleQueryMessage]) -> Option<&str> {
+    rows.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => row.get(0),
+        _ => None,
+    })
 }
 
 impl Target for PostgresTarget {
@@ -110,14 +146,40 @@ impl Target for PostgresTarget {
         })
     }
 
+    /// Logs in as `login_as`, sets the verifier of pending's password, then proves a fresh
+    /// login with it while the first session is still open: if the server refuses it, the
+    /// password `login_as` logged in with is put back in that session (no lockout).
     async fn set_password(&self, login_as: &PgCredential, pending: &PgCredential) -> Result<Login> {
         let client = match self.session(login_as).await?.client() {
             Ok(client) => client,
             Err(refusal) => return Ok(refusal),
         };
+        self.check_server_version(&client, login_as).await?;
         let sql = alter_role_sql(&pending.username, pending.password.expose_secret());
         self.run(&client, login_as, &sql).await?;
-        Ok(Login::Accepted)
+        match self.session(pending).await {
+            Ok(Session::Connected(_)) => Ok(Login::Accepted),
+            Ok(Session::Refused { reason }) => {
+                let back = alter_role_sql(&pending.username, login_as.password.expose_secret());
+                self.run(&client, login_as, &back).await?;
+                Err(Error::PasswordNotTaken {
+                    target: pending.server(),
+                    user: pending.username.clone(),
+                    reason,
+                })
+            }
+            Err(error) => {
+                // The change is made; whether it works is proven by testSecret and
+                // finishSecret (which retries a transient failure).
+                tracing::warn!(
+                    user = %pending.username,
+                    code = error.code(),
+                    error = %error.display_chain(),
+                    "could not log in with the new password right after setting it"
+                );
+                Ok(Login::Accepted)
+            }
+        }
     }
 
     async fn verify(&self, pending: &PgCredential) -> Result<Login> {
@@ -126,10 +188,7 @@ impl Target for PostgresTarget {
             Err(refusal) => return Ok(refusal),
         };
         let rows = self.run(&client, pending, "SELECT current_user").await?;
-        let user = rows.iter().find_map(|m| match m {
-            SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
-            _ => None,
-        });
+        let user = first_value(&rows).map(str::to_owned);
         if user.as_deref() != Some(pending.username.as_str()) {
             return Err(Error::Target {
                 target: pending.server(),
@@ -156,12 +215,19 @@ impl Target for PostgresTarget {
         Ok(alternate)
     }
 
+    /// As the master, connected to the user's database (the catalogs compared are per
+    /// database), whatever database the master's own secret names.
     async fn sync_alternate(
         &self,
         master: &PgCredential,
         current: &PgCredential,
         pending: &PgCredential,
+        parity: Parity,
     ) -> Result<AlternateReport> {
+        let master = &PgCredential {
+            dbname: current.dbname.clone(),
+            ..master.clone()
+        };
         let mut client = match self.session(master).await? {
             Session::Connected(client) => client,
             Session::Refused { reason } => {
@@ -172,6 +238,7 @@ impl Target for PostgresTarget {
                 });
             }
         };
-        alternate::sync_within_timeout(&mut client, master, current, pending).await
+        self.check_server_version(&client, master).await?;
+        alternate::sync_within_timeout(&mut client, master, current, pending, parity).await
     }
 }

@@ -7,12 +7,13 @@
 //! `CrashAfter(n)` plan lets call `n` happen (its effect is real) and then fails the step,
 //! exactly like a process that dies before it can use the answer.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use secret_rotor::store::{SecretStore, Selector};
 use secret_rotor::{
-    AlternateReport, Error, Login, Result, RotationConfig, RotationEvent, RotationToken, Rotator,
-    SecretDescription, SecretId, SecretValue, Stage, Step, Target, TargetInfo, VersionId,
+    AlternateReport, Error, Login, Parity, Result, RotationConfig, RotationEvent, RotationToken,
+    Rotator, SecretDescription, SecretId, SecretValue, Stage, Step, Target, TargetInfo, VersionId,
 };
 
 /// Which call to break.
@@ -22,6 +23,8 @@ pub enum Fault {
     CrashAfter(usize),
     /// Call `n` fails without taking effect (e.g. a network error).
     FailBefore(usize),
+    /// Call `n` fails with a TLS error (`TlsError`) without taking effect.
+    TlsBefore(usize),
 }
 
 #[derive(Debug, Default)]
@@ -90,6 +93,14 @@ impl FaultPlan {
                 state.fired = true;
                 return Err(FaultPlan::injected(name, n, "failure before"));
             }
+            if state.fault == Some(Fault::TlsBefore(n)) {
+                state.fired = true;
+                return Err(Error::Tls {
+                    target: "fault-injection".into(),
+                    reason: format!("injected TLS failure before call {n} ({name})"),
+                    source: None,
+                });
+            }
             n
         };
         let result = call.await;
@@ -147,6 +158,12 @@ impl<S: SecretStore> SecretStore for FaultyStore<S> {
                 self.inner
                     .put_pending(secret_id, token, value, rotation_token),
             )
+            .await
+    }
+
+    async fn version_ids(&self, secret_id: &SecretId) -> Result<BTreeSet<VersionId>> {
+        self.plan
+            .call("ListSecretVersionIds", self.inner.version_ids(secret_id))
             .await
     }
 
@@ -228,11 +245,12 @@ impl<T: Target> Target for FaultyTarget<T> {
         master: &Self::Credential,
         current: &Self::Credential,
         pending: &Self::Credential,
+        parity: Parity,
     ) -> Result<AlternateReport> {
         self.plan
             .call(
                 "target.sync_alternate",
-                self.inner.sync_alternate(master, current, pending),
+                self.inner.sync_alternate(master, current, pending, parity),
             )
             .await
     }

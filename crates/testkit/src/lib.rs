@@ -23,5 +23,6 @@ pub mod memory_store;
 pub mod memory_target;
 pub mod moto;
 pub mod process;
+pub mod proxy;
 pub mod runtime_api;
 pub mod tls;

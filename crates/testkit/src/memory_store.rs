@@ -1,6 +1,7 @@
 //! An in-memory [`SecretStore`] that follows the service's label rules, for unit tests of
 //! the state machine (the real service is tested through moto).
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -331,6 +332,12 @@ impl SecretStore for MemoryStore {
                 .stages
                 .push(Stage::Pending);
             Ok(())
+        })
+    }
+
+    async fn version_ids(&self, secret_id: &SecretId) -> Result<BTreeSet<VersionId>> {
+        self.with_secret("ListSecretVersionIds", secret_id, |s| {
+            Ok(s.versions.iter().map(|v| v.id.clone()).collect())
         })
     }
 

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use secrecy::{ExposeSecret, SecretString};
 use secret_rotor::{
-    AlternateReport, Capabilities, Credential, Error, Login, Result, SecretValue, SecretVersion,
-    Strategy, Target, TargetInfo,
+    AlternateReport, Capabilities, Credential, Error, Login, Parity, Result, SecretValue,
+    SecretVersion, Strategy, Target, TargetInfo,
 };
 
 /// A credential of the [`MemoryTarget`].
@@ -19,6 +19,8 @@ pub struct MemoryCredential {
     username: String,
     server: String,
     password: SecretString,
+    /// `false` when the secret says `"ssl": false`.
+    tls: bool,
 }
 
 impl MemoryCredential {
@@ -42,7 +44,12 @@ impl Credential for MemoryCredential {
 struct Server {
     users: BTreeMap<String, String>,
     grants: BTreeMap<String, BTreeSet<String>>,
+    /// Privileges the master may not grant.
+    ungrantable: BTreeSet<String>,
+    /// Pairs made by a rotation (the clone is marked as the user's).
+    pairs: BTreeSet<(String, String)>,
     reachable: bool,
+    tls_required: bool,
 }
 
 /// An in-memory server with users and passwords. Clones share the same server.
@@ -67,9 +74,8 @@ impl MemoryTarget {
         MemoryTarget {
             capabilities: Capabilities::new(&[Strategy::SingleUser, Strategy::AlternatingUsers]),
             server: Arc::new(Mutex::new(Server {
-                users: BTreeMap::new(),
-                grants: BTreeMap::new(),
                 reachable: true,
+                ..Server::default()
             })),
         }
     }
@@ -120,12 +126,35 @@ impl MemoryTarget {
         self.lock().reachable = reachable;
     }
 
+    /// Makes the server refuse plain-text connections (credentials whose secret says
+    /// `"ssl": false` fail with `TlsError`) or accept them.
+    pub fn require_tls(&self, required: bool) {
+        self.lock().tls_required = required;
+    }
+
+    /// Makes `privilege` one the master may not grant.
+    pub fn deny_grant(&self, privilege: &str) {
+        self.lock().ungrantable.insert(privilege.to_owned());
+    }
+
+    /// Marks `clone` as the clone of `user`, as a rotation that created it would.
+    pub fn pair(&self, user: &str, clone: &str) {
+        self.lock().pairs.insert(pair_key(user, clone));
+    }
+
     fn check(&self, credential: &MemoryCredential) -> Result<Login> {
         let server = self.lock();
         if !server.reachable {
             return Err(Error::Unreachable {
                 target: credential.server.clone(),
                 reason: "connection refused".into(),
+                source: None,
+            });
+        }
+        if server.tls_required && !credential.tls {
+            return Err(Error::Tls {
+                target: credential.server.clone(),
+                reason: "the server requires TLS".into(),
                 source: None,
             });
         }
@@ -159,10 +188,16 @@ impl Target for MemoryTarget {
         let password = secret
             .password()
             .ok_or_else(|| Error::invalid_secret("missing \"password\""))?;
+        let tls = match secret.get("ssl") {
+            None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(true)) => true,
+            Some(serde_json::Value::Bool(false)) => false,
+            Some(_) => return Err(Error::invalid_secret("\"ssl\" must be true or false")),
+        };
         Ok(MemoryCredential {
             username: username.to_owned(),
             server: secret.str("host").unwrap_or("memory").to_owned(),
             password: password.clone(),
+            tls,
         })
     }
 
@@ -190,6 +225,7 @@ impl Target for MemoryTarget {
         master: &MemoryCredential,
         current: &MemoryCredential,
         pending: &MemoryCredential,
+        parity: Parity,
     ) -> Result<AlternateReport> {
         if let Login::Refused { reason } = self.check(master)? {
             return Err(Error::LoginRefused {
@@ -199,27 +235,58 @@ impl Target for MemoryTarget {
             });
         }
         let mut server = self.lock();
+        let (a, b) = (current.username.clone(), pending.username.clone());
+        let created = !server.users.contains_key(&b);
+        if !created && !server.pairs.contains(&pair_key(&a, &b)) {
+            return Err(Error::UnrelatedAlternateUser {
+                target: pending.server.clone(),
+                user: b,
+                reason: "it was not created by a rotation".into(),
+            });
+        }
         let mut report = AlternateReport {
-            created: !server.users.contains_key(&pending.username),
+            created,
             ..AlternateReport::default()
         };
-        let (a, b) = (current.username.clone(), pending.username.clone());
+        // Current -> pending only: the live user is never granted anything.
         let grants_a = server.grants.get(&a).cloned().unwrap_or_default();
-        let grants_b = server.grants.get(&b).cloned().unwrap_or_default();
-        for (to, missing) in [
-            (&b, grants_a.difference(&grants_b)),
-            (&a, grants_b.difference(&grants_a)),
-        ] {
-            for privilege in missing {
-                report.synced.push(format!("granted {privilege} to {to}"));
+        let mut grants_b = server.grants.get(&b).cloned().unwrap_or_default();
+        for privilege in grants_a.difference(&grants_b.clone()) {
+            if server.ungrantable.contains(privilege) {
+                report.unsynced.push(format!(
+                    "{privilege}: held by {a}, the master may not grant it"
+                ));
+            } else {
+                grants_b.insert(privilege.clone());
+                report.synced.push(format!("granted {privilege} to {b}"));
             }
         }
-        let union: BTreeSet<String> = grants_a.union(&grants_b).cloned().collect();
-        server.grants.insert(a, union.clone());
-        server.grants.insert(b.clone(), union);
+        for privilege in grants_b.difference(&grants_a) {
+            report
+                .extra
+                .push(format!("{privilege}: held by {b}, not by {a}"));
+        }
+        if parity == Parity::Enforce && !report.unsynced.is_empty() {
+            return Err(Error::PrivilegeMismatch {
+                target: pending.server.clone(),
+                user: b,
+                differences: report.unsynced,
+            });
+        }
+        server.grants.insert(b.clone(), grants_b);
+        server.pairs.insert(pair_key(&a, &b));
         server
             .users
             .insert(b, pending.password.expose_secret().to_owned());
         Ok(report)
+    }
+}
+
+/// The pair of two user names, in a fixed order.
+fn pair_key(a: &str, b: &str) -> (String, String) {
+    if a <= b {
+        (a.to_owned(), b.to_owned())
+    } else {
+        (b.to_owned(), a.to_owned())
     }
 }

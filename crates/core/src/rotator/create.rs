@@ -1,15 +1,13 @@
 //! createSecret: store the new credential as the pending version, once.
 
-use super::Rotator;
-use crate::error::{Error, Result, SecretVersion};
+use super::master::master_arn;
+use super::{Rotator, guard};
+use crate::error::{Result, SecretVersion};
 use crate::event::{RotationToken, SecretId, VersionId};
 use crate::outcome::Outcome;
 use crate::stage::{SecretDescription, Stage};
 use crate::store::{SecretStore, Selector};
 use crate::target::{Credential, Strategy, Target};
-
-/// The key of a user's secret that names the master secret (alternating users).
-pub(crate) const MASTER_ARN_KEY: &str = "masterarn";
 
 impl<T: Target, S: SecretStore> Rotator<T, S> {
     /// Stores a new pending value, unless the pending version already has one (a retry:
@@ -35,19 +33,20 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         let mut pending = current.with_password(self.config.password.generate()?);
         if self.config.strategy == Strategy::AlternatingUsers {
             // Refused here, before anything is written, rather than in setSecret.
-            if current
-                .str(MASTER_ARN_KEY)
-                .is_none_or(|arn| arn.trim().is_empty())
-            {
-                return Err(Error::invalid_secret(
-                    "alternating users needs \"masterarn\": the ARN of the master secret",
-                )
-                .in_version(SecretVersion::Current));
-            }
+            let master_id = master_arn(&current)?;
             let alternate = self
                 .target
                 .alternate_username(current_credential.username())
                 .map_err(|e| e.in_version(SecretVersion::Current))?;
+            guard::master_is_another_secret(&master_id, secret_id, description)?;
+            let master = self
+                .read(
+                    &master_id,
+                    Selector::stage(Stage::Current),
+                    SecretVersion::Master,
+                )
+                .await?;
+            guard::master_is_apart(master.username(), current_credential.username(), &alternate)?;
             pending = pending.with_username(&alternate);
         }
         let pending_credential = self.parse(&pending, SecretVersion::Pending)?;

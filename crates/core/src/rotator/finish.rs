@@ -1,6 +1,8 @@
 //! finishSecret: promote the pending version, and leave no label behind.
 
-use tracing::{debug, info};
+use std::time::Duration;
+
+use tracing::{debug, info, warn};
 
 use super::Rotator;
 use crate::error::{Error, Result};
@@ -8,7 +10,7 @@ use crate::event::{SecretId, VersionId};
 use crate::outcome::Outcome;
 use crate::stage::{SecretDescription, Stage};
 use crate::store::SecretStore;
-use crate::target::Target;
+use crate::target::{Login, Target};
 
 impl<T: Target, S: SecretStore> Rotator<T, S> {
     /// finishSecret: promote the pending version, after proving it logs in.
@@ -20,7 +22,7 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
     ) -> Result<Outcome> {
         let current_id = Self::current_id(secret_id, description)?.clone();
         let pending = self.read_pending(secret_id, token).await?;
-        if !self.target.try_login(&pending).await?.is_accepted() {
+        if !self.proof_login(&pending).await?.is_accepted() {
             return Err(Error::PendingNotLive {
                 secret_id: secret_id.to_string(),
                 token: token.to_string(),
@@ -36,29 +38,71 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         })
     }
 
+    /// The login that proves the pending credential before it is promoted. After a
+    /// single-user setSecret the server already has the new password and AWSCURRENT does
+    /// not: a transient failure here (unreachable, too many connections, a TLS hiccup)
+    /// would keep the application locked out until the service retries the whole
+    /// rotation, so it is retried a few times within the step. A refusal is final.
+    async fn proof_login(&self, pending: &T::Credential) -> Result<Login> {
+        let mut attempt = 0;
+        loop {
+            match self.target.try_login(pending).await {
+                Err(error) if error.is_retryable() && attempt < PROOF_RETRY_DELAYS.len() => {
+                    let delay = PROOF_RETRY_DELAYS[attempt];
+                    attempt += 1;
+                    warn!(
+                        code = error.code(),
+                        error = %error.display_chain(),
+                        attempt,
+                        delay_ms = delay.as_millis() as u64,
+                        "the proof login failed; retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Detaches `AWSPENDING` from the promoted version, so that no label is left that
-    /// could block or confuse the next rotation. Secrets Manager's documentation says
-    /// moving `AWSCURRENT` already removes it, while users of AWS's templates (#168) and
-    /// moto see it stay: when the service answers that the label is not there, the goal
-    /// is reached.
+    /// could block or confuse the next rotation; `true` when it was removed here.
+    ///
+    /// Secrets Manager's documentation says moving `AWSCURRENT` already removes it, while
+    /// users of AWS's templates (#168) and moto see it stay. When the service refuses the
+    /// removal, the labels are read again: if `AWSPENDING` is no longer on the version the
+    /// goal is reached; any other refusal is an error.
     pub(super) async fn remove_pending_label(
         &self,
         secret_id: &SecretId,
         token: &VersionId,
-    ) -> Result<()> {
-        match self
+    ) -> Result<bool> {
+        let refusal = match self
             .store
             .update_stage(secret_id, Stage::Pending, None, Some(token))
             .await
         {
-            Err(Error::SecretsManager {
-                service_code: Some(code),
-                ..
-            }) if code == "InvalidParameterException" || code == "InvalidRequestException" => {
-                debug!(%secret_id, %token, "AWSPENDING was already detached");
-                Ok(())
-            }
-            other => other,
+            Ok(()) => return Ok(true),
+            Err(error) => error,
+        };
+        let refused_request = matches!(
+            refusal.service_code(),
+            Some("InvalidParameterException" | "InvalidRequestException")
+        );
+        if refused_request
+            && !self
+                .store
+                .describe(secret_id)
+                .await?
+                .stages_of(token)
+                .is_some_and(|stages| stages.contains(&Stage::Pending))
+        {
+            debug!(%secret_id, %token, "AWSPENDING was already detached");
+            return Ok(false);
         }
+        Err(refusal)
     }
 }
+
+/// Waits between the attempts of the proof login: three attempts within about 1.5 s
+/// (plus each attempt's connect timeout), well inside a Lambda timeout.
+const PROOF_RETRY_DELAYS: [Duration; 2] = [Duration::from_millis(250), Duration::from_millis(1000)];

@@ -2,6 +2,8 @@
 //! another user or server than the one the rotation is about.
 
 use crate::error::{Error, Result, SecretVersion};
+use crate::event::SecretId;
+use crate::stage::SecretDescription;
 use crate::target::Credential;
 
 /// Single user: `other` (current or previous) and pending name the same user and server.
@@ -51,4 +53,49 @@ fn same_server<C: Credential>(other: &C, pending: &C, label: SecretVersion) -> R
         });
     }
     Ok(())
+}
+
+/// Alternating users: `masterarn` must name another secret than the one rotated (by ARN,
+/// name, or ARN without the random suffix).
+pub(super) fn master_is_another_secret(
+    master_id: &SecretId,
+    secret_id: &SecretId,
+    description: &SecretDescription,
+) -> Result<()> {
+    let master = master_id.as_str();
+    let partial_arn = description
+        .arn
+        .strip_prefix(master)
+        .is_some_and(|rest| rest.len() == 7 && rest.starts_with('-'));
+    if master == secret_id.as_str()
+        || master == description.arn
+        || master == description.name
+        || partial_arn
+    {
+        return Err(Error::MasterIsRotatedUser {
+            reason: format!(
+                "\"masterarn\" names the secret being rotated ({master}); it must name the \
+                 secret of an administrator that is not one of the pair"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Alternating users: the master's user must be neither user of the pair, or the rotation
+/// would change the master's own password as the master (and lock it out).
+pub(super) fn master_is_apart(
+    master_user: Option<&str>,
+    current: &str,
+    pending: &str,
+) -> Result<()> {
+    match master_user {
+        Some(user) if user == current || user == pending => Err(Error::MasterIsRotatedUser {
+            reason: format!(
+                "the master secret's user {user:?} is one of the pair being rotated \
+                 ({current:?} / {pending:?}): use an administrator that is neither"
+            ),
+        }),
+        _ => Ok(()),
+    }
 }

@@ -2,13 +2,29 @@
 //! with the RDS API when RDS manages it, and checked to be on the user's server.
 
 use super::Rotator;
-use super::create::MASTER_ARN_KEY;
 use crate::error::{Error, Result, SecretVersion};
 use crate::event::SecretId;
 use crate::secret::SecretValue;
 use crate::stage::Stage;
 use crate::store::{SecretStore, Selector};
 use crate::target::{Credential, Target};
+
+/// The key of a user's secret that names the master secret (alternating users).
+const MASTER_ARN_KEY: &str = "masterarn";
+
+/// The master secret named by the user's secret.
+pub(super) fn master_arn(current_value: &SecretValue) -> Result<SecretId> {
+    let arn = current_value
+        .str(MASTER_ARN_KEY)
+        .filter(|arn| !arn.trim().is_empty())
+        .ok_or_else(|| {
+            Error::invalid_secret(
+                "alternating users needs \"masterarn\": the ARN of the master secret",
+            )
+            .in_version(SecretVersion::Current)
+        })?;
+    SecretId::new(arn)
+}
 
 impl<T: Target, S: SecretStore> Rotator<T, S> {
     /// Reads and checks the master credential for `current`'s server.
@@ -17,14 +33,7 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         current_value: &SecretValue,
         current: &T::Credential,
     ) -> Result<T::Credential> {
-        let arn = current_value
-            .str(MASTER_ARN_KEY)
-            .filter(|arn| !arn.trim().is_empty())
-            .ok_or_else(|| {
-                Error::invalid_secret("alternating users needs \"masterarn\"")
-                    .in_version(SecretVersion::Current)
-            })?;
-        let master_id = SecretId::new(arn)?;
+        let master_id = master_arn(current_value)?;
         let mut value = self
             .read(
                 &master_id,

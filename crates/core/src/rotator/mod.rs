@@ -2,6 +2,7 @@
 //!
 //! [`Rotator`] lives here with the preconditions; each step has its own module.
 
+mod begin;
 mod create;
 mod finish;
 mod guard;
@@ -134,15 +135,12 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         match self.preconditions(secret_id, token).await? {
             Checked::AlreadyCurrent { still_pending } => {
                 info!(%secret_id, %token, "version is already AWSCURRENT: nothing to do");
-                let clean = event.step == Step::FinishSecret && still_pending;
-                if clean {
-                    // A crash between finishSecret's two calls, or a store that keeps
-                    // AWSPENDING on the promoted version.
-                    self.remove_pending_label(secret_id, token).await?;
-                }
-                Ok(Outcome::AlreadyCurrent {
-                    labels_cleaned: clean,
-                })
+                // A crash between finishSecret's two calls, or a store that keeps
+                // AWSPENDING on the promoted version.
+                let labels_cleaned = event.step == Step::FinishSecret
+                    && still_pending
+                    && self.remove_pending_label(secret_id, token).await?;
+                Ok(Outcome::AlreadyCurrent { labels_cleaned })
             }
             Checked::Pending(description) => match event.step {
                 Step::CreateSecret => {
@@ -200,46 +198,6 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
             });
         }
         Ok(Checked::Pending(description))
-    }
-
-    /// Starts a rotation without the service (the CLI): what `RotateSecret` and
-    /// createSecret do together. The service stages an empty `AWSPENDING` version before
-    /// createSecret; a client cannot create an empty version, so this writes the pending
-    /// value under `token` directly.
-    ///
-    /// When a rotation is already in progress (`AWSPENDING` on a version that is not
-    /// current), it is resumed: its token is returned and nothing is written.
-    pub async fn begin(
-        &self,
-        secret_id: &SecretId,
-        token: &VersionId,
-    ) -> Result<(VersionId, StepReport)> {
-        let started = Instant::now();
-        let description = self.describe_enabled(secret_id).await?;
-        let (token, outcome) = match description.rotation_in_progress() {
-            Some(in_progress) => {
-                info!(%secret_id, token = %in_progress, "resuming the rotation in progress");
-                let token = in_progress.clone();
-                let outcome = self
-                    .create_secret(secret_id, &token, &description, None)
-                    .await?;
-                (token, outcome)
-            }
-            None => {
-                let outcome = self
-                    .create_secret(secret_id, token, &description, None)
-                    .await?;
-                (token.clone(), outcome)
-            }
-        };
-        let report = StepReport {
-            step: Step::CreateSecret,
-            secret_id: secret_id.clone(),
-            token: token.clone(),
-            outcome,
-            elapsed_ms: elapsed_ms(started),
-        };
-        Ok((token, report))
     }
 
     /// Reads a value the step needs; `version` names it in errors.

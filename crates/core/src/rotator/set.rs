@@ -6,6 +6,7 @@ use super::{Rotator, guard};
 use crate::error::{Error, Result, SecretVersion};
 use crate::event::{SecretId, VersionId};
 use crate::outcome::Outcome;
+use crate::secret::{SSL_KEY, SecretValue};
 use crate::stage::{SecretDescription, Stage};
 use crate::store::{SecretStore, Selector};
 use crate::target::{AlternateReport, Credential, Login, Strategy, Target};
@@ -38,26 +39,41 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         description: &SecretDescription,
         pending: &T::Credential,
     ) -> Result<Outcome> {
-        let (_, current) = self.read_current(secret_id, description).await?;
+        let (current_value, current) = self.read_current(secret_id, description).await?;
         guard::same_account(&current, pending, SecretVersion::Current)?;
         if let Login::Accepted = self.target.set_password(&current, pending).await? {
             return Ok(password_set(secret_id, pending, Stage::Current));
         }
-        if let Some(previous) = self.read_previous(secret_id, description, pending).await?
-            && let Login::Accepted = self.target.set_password(&previous, pending).await?
+        if let Some(previous) = self
+            .read_previous(secret_id, description, &current_value, pending)
+            .await?
         {
-            return Ok(password_set(secret_id, pending, Stage::Previous));
+            match self.target.set_password(&previous, pending).await {
+                Ok(Login::Accepted) => {
+                    return Ok(password_set(secret_id, pending, Stage::Previous));
+                }
+                Ok(Login::Refused { .. }) => {}
+                // AWSPREVIOUS is a last resort: a TLS failure there says nothing about the
+                // rotation, and the answer is the same as for a refusal.
+                Err(error @ Error::Tls { .. }) => {
+                    warn!(%secret_id, code = error.code(), error = %error.display_chain(), "AWSPREVIOUS could not connect: not using it");
+                }
+                Err(error) => return Err(error),
+            }
         }
         Err(Error::NoWorkingCredential {
             secret_id: secret_id.to_string(),
         })
     }
 
-    /// The `AWSPREVIOUS` credential, when there is one that is for the pending account.
+    /// The `AWSPREVIOUS` credential, when there is one that is for the pending account. As
+    /// in AWS's templates, it connects the way `AWSCURRENT` does (current's `ssl`): an old
+    /// version's setting must not decide how the database is reached today.
     async fn read_previous(
         &self,
         secret_id: &SecretId,
         description: &SecretDescription,
+        current_value: &SecretValue,
         pending: &T::Credential,
     ) -> Result<Option<T::Credential>> {
         let Some(previous_id) = description.version_with(&Stage::Previous) else {
@@ -70,6 +86,10 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
             .map_err(|e| e.in_version(SecretVersion::Previous))?
         else {
             return Ok(None);
+        };
+        let value = match current_value.get(SSL_KEY) {
+            Some(ssl) => value.with_field(SSL_KEY, ssl.clone()),
+            None => value.without_field(SSL_KEY),
         };
         match self.parse(&value, SecretVersion::Previous) {
             Ok(previous)
@@ -109,9 +129,14 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
             });
         }
         let master = self.master_credential(&current_value, &current).await?;
+        guard::master_is_apart(
+            Some(master.username()),
+            current.username(),
+            pending.username(),
+        )?;
         let report = self
             .target
-            .sync_alternate(&master, &current, pending)
+            .sync_alternate(&master, &current, pending, self.config.parity)
             .await?;
         log_report(secret_id, pending.username(), &report);
         Ok(Outcome::AlternateUserSet { report })
@@ -133,6 +158,9 @@ fn log_report(secret_id: &SecretId, user: &str, report: &AlternateReport) {
     );
     for difference in &report.unsynced {
         warn!(%secret_id, user, difference = %difference, "privilege difference the master could not fix");
+    }
+    for extra in &report.extra {
+        warn!(%secret_id, user, extra = %extra, "the pending user holds this and the current user does not (not granted to the current user)");
     }
     for note in &report.notes {
         warn!(%secret_id, user, note = %note, "alternating users");

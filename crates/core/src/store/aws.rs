@@ -1,5 +1,7 @@
 //! [`SecretStore`] over aws-sdk-secretsmanager.
 
+use std::collections::BTreeSet;
+
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use secrecy::ExposeSecret;
@@ -168,6 +170,31 @@ impl SecretStore for AwsSecretStore {
             .await
             .map_err(|e| sm_error("PutSecretValue", e))?;
         Ok(())
+    }
+
+    async fn version_ids(&self, secret_id: &SecretId) -> Result<BTreeSet<VersionId>> {
+        let mut ids = BTreeSet::new();
+        let mut pages = self
+            .client
+            .list_secret_version_ids()
+            .secret_id(secret_id.as_str())
+            .include_deprecated(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sm_error("ListSecretVersionIds", e))?;
+            for version in page.versions() {
+                if let Some(id) = version.version_id() {
+                    ids.insert(VersionId::new(id).map_err(|e| Error::SecretsManager {
+                        operation: "ListSecretVersionIds",
+                        service_code: None,
+                        retryable: false,
+                        source: Box::new(e),
+                    })?);
+                }
+            }
+        }
+        Ok(ids)
     }
 
     async fn update_stage(

@@ -7,6 +7,7 @@
 
 mod aws;
 
+use std::collections::BTreeSet;
 use std::future::Future;
 
 pub use aws::{AwsSecretStore, SECRETS_MANAGER_ENDPOINT, load_sdk_config};
@@ -83,6 +84,13 @@ pub trait SecretStore: Send + Sync {
         value: &SecretValue,
         rotation_token: Option<&RotationToken>,
     ) -> impl Future<Output = Result<()>> + Send;
+
+    /// `ListSecretVersionIds(IncludeDeprecated=true)`: every version of the secret,
+    /// labelled or not (a version that lost its last label is only seen here).
+    fn version_ids(
+        &self,
+        secret_id: &SecretId,
+    ) -> impl Future<Output = Result<BTreeSet<VersionId>>> + Send;
 
     /// `UpdateSecretVersionStage`: attach `stage` to `move_to` and/or detach it from
     /// `remove_from`.

@@ -2,4 +2,5 @@
 
 mod alternating;
 mod aws_requests;
+mod safety;
 mod state_machine;

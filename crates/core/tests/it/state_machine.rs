@@ -7,7 +7,7 @@ use secret_rotor::{
     Capabilities, Error, Outcome, RotationConfig, RotationEvent, Rotator, SecretId, Stage, Step,
     StepReport, Strategy, VersionId,
 };
-use secret_rotor_testkit::faults::{FaultPlan, every_fault, faulty_rotator, run_rotation};
+use secret_rotor_testkit::faults::{Fault, FaultPlan, every_fault, faulty_rotator, run_rotation};
 use secret_rotor_testkit::memory_store::MemoryStore;
 use secret_rotor_testkit::memory_target::MemoryTarget;
 use serde_json::json;
@@ -472,13 +472,38 @@ async fn the_cli_path_stages_the_pending_version_itself_and_resumes() {
     );
 }
 
-/// A crash after every external call, then the service's retry of the whole rotation:
-/// it converges on the first attempt's password and no state ever locks the user out.
+/// The external calls of a clean rotation on a fresh setup.
+async fn clean_rotation_calls() -> Vec<String> {
+    let fx = setup();
+    let plan = FaultPlan::counting();
+    let rotator = faulty_rotator(
+        fx.target.clone(),
+        fx.store.clone(),
+        RotationConfig::defaults(&fx.target),
+        &plan,
+    );
+    let t = fx.store.start_rotation(&fx.id, Some(&vid("t2"))).unwrap();
+    run_rotation(&rotator, &fx.id, &t).await.unwrap();
+    plan.calls()
+}
+
+/// The number (1-based) of finishSecret's proof login: the last login of a rotation.
+fn proof_login_call(calls: &[String]) -> usize {
+    calls.iter().rposition(|c| c == "target.try_login").unwrap() + 1
+}
+
+/// A transient failure of finishSecret's proof login (after setSecret the database has
+/// the new password and AWSCURRENT does not) is retried within the step, so the label
+/// moves at once; a refusal stays fatal (`PendingNotLive`, tested above).
 #[tokio::test]
-async fn crash_after_any_call_converges_on_retry() {
-    let total = {
+async fn finish_secret_retries_a_transient_failure_of_its_proof_login() {
+    let proof_login = proof_login_call(&clean_rotation_calls().await);
+    for fault in [
+        Fault::FailBefore(proof_login),
+        Fault::CrashAfter(proof_login),
+    ] {
         let fx = setup();
-        let plan = FaultPlan::counting();
+        let plan = FaultPlan::with(fault);
         let rotator = faulty_rotator(
             fx.target.clone(),
             fx.store.clone(),
@@ -486,13 +511,59 @@ async fn crash_after_any_call_converges_on_retry() {
             &plan,
         );
         let t = fx.store.start_rotation(&fx.id, Some(&vid("t2"))).unwrap();
-        run_rotation(&rotator, &fx.id, &t).await.unwrap();
-        plan.calls().len()
-    };
+        run_rotation(&rotator, &fx.id, &t)
+            .await
+            .unwrap_or_else(|(step, e)| panic!("{fault:?}: {step} failed: {e}"));
+        assert!(plan.fired(), "{fault:?}");
+        let calls = plan.calls();
+        assert_eq!(
+            calls[proof_login - 1..proof_login + 1],
+            ["target.try_login", "target.try_login"],
+            "{fault:?}: the login was tried again: {calls:?}"
+        );
+        let d = fx.store.describe(&fx.id).await.unwrap();
+        assert_eq!(d.version_with(&Stage::Current), Some(&t), "{fault:?}");
+    }
+    // An unreachable server stays an error after the retries (bounded), and nothing moves.
+    let fx = setup();
+    let t = fx.store.start_rotation(&fx.id, Some(&vid("t2"))).unwrap();
+    for step in [Step::CreateSecret, Step::SetSecret, Step::TestSecret] {
+        fx.rotator
+            .handle(&RotationEvent::new(step, fx.id.clone(), t.clone()))
+            .await
+            .unwrap();
+    }
+    fx.target.set_reachable(false);
+    let started = std::time::Instant::now();
+    let err = fx
+        .rotator
+        .handle(&RotationEvent::new(
+            Step::FinishSecret,
+            fx.id.clone(),
+            t.clone(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "TargetUnreachable");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "bounded"
+    );
+    let d = fx.store.describe(&fx.id).await.unwrap();
+    assert_eq!(d.version_with(&Stage::Current), Some(&fx.v1));
+}
+
+/// A crash after every external call, then the service's retry of the whole rotation:
+/// it converges on the first attempt's password and no state ever locks the user out.
+#[tokio::test]
+async fn crash_after_any_call_converges_on_retry() {
+    let calls = clean_rotation_calls().await;
+    let total = calls.len();
     assert!(
         total >= 12,
         "a rotation makes at least 12 external calls, saw {total}"
     );
+    let proof_login = proof_login_call(&calls);
     for fault in every_fault(total) {
         let fx = setup();
         let plan = FaultPlan::with(fault);
@@ -504,7 +575,11 @@ async fn crash_after_any_call_converges_on_retry() {
         );
         let t = fx.store.start_rotation(&fx.id, Some(&vid("t2"))).unwrap();
         let failed = run_rotation(&rotator, &fx.id, &t).await.is_err();
-        assert!(failed && plan.fired(), "{fault:?}: the fault fired");
+        assert!(plan.fired(), "{fault:?}: the fault fired");
+        // finishSecret retries a transient failure of its proof login within the step.
+        let absorbed =
+            matches!(fault, Fault::CrashAfter(n) | Fault::FailBefore(n) if n == proof_login);
+        assert_eq!(failed, !absorbed, "{fault:?}: the faulted run failed");
         // Never locked out: some labelled version still logs in.
         let live = fx.target.password_of("app").unwrap();
         let labelled: Vec<String> = [Stage::Current, Stage::Pending]

@@ -79,6 +79,11 @@ impl Fixture for PgFixture {
     fn server_log(&self) -> Option<String> {
         Some(self.cluster.server_log())
     }
+
+    /// A SCRAM verifier allows offline guessing and server impersonation: never logged.
+    fn forbidden_in_logs(&self) -> Vec<String> {
+        vec!["SCRAM-SHA-256$".to_owned()]
+    }
 }
 
 /// The table whose SELECT privilege the alternating cases check.

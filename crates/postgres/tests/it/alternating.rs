@@ -6,8 +6,8 @@ use postgres_protocol::escape::escape_identifier as ident;
 use secret_rotor::rds::RdsLocator;
 use secret_rotor::store::{SecretStore, Selector};
 use secret_rotor::{
-    AlternateReport, Outcome, RotationConfig, RotationEvent, Rotator, SecretId, Stage, Step,
-    Strategy, VersionId,
+    AlternateReport, Outcome, Parity, RotationConfig, RotationEvent, Rotator, SecretId, Stage,
+    Step, Strategy, VersionId,
 };
 use secret_rotor_postgres::testing::{PgFixture, fixture};
 use secret_rotor_testkit::conformance::{AlternatingFixture, Case, Fixture, hostile_password};
@@ -57,8 +57,12 @@ fn assert_synced(report: &AlternateReport, needle: &str) {
     );
 }
 
+/// Every rotation gives the pending user what the current user holds (current -> pending
+/// only): privileges, grant options, memberships, default privileges. What only the
+/// pending user holds is reported, never granted to the live user, so a privilege revoked
+/// from the user in use does not come back from the other user.
 #[tokio::test]
-async fn privileges_are_brought_in_line_both_ways_every_rotation() {
+async fn privileges_are_copied_from_current_to_pending_every_rotation() {
     let fx = fixture();
     let admin = fx.cluster.admin().await;
     let case = Case::alternating(&fx, "parity", &hostile_password(), None).await;
@@ -96,7 +100,8 @@ async fn privileges_are_brought_in_line_both_ways_every_rotation() {
     assert!(report.created);
     assert!(report.unsynced.is_empty(), "{:#?}", report.unsynced);
     for needle in [
-        format!("created {clone} as a member of {user}"),
+        format!("created {clone}"),
+        format!("granted membership in {user} to {clone}"),
         "CONNECT ON DATABASE postgres".into(),
         "CREATE ON DATABASE postgres".into(),
         format!("USAGE ON SCHEMA {schema}"),
@@ -126,6 +131,10 @@ async fn privileges_are_brought_in_line_both_ways_every_rotation() {
     )
     .await
     .unwrap();
+    admin
+        .batch_execute(&format!("GRANT {u} TO {}", ident(&clone)))
+        .await
+        .unwrap();
     let grant_option: bool = admin
         .query_one(
             "SELECT has_table_privilege($1, $2, 'SELECT WITH GRANT OPTION')",
@@ -162,13 +171,49 @@ async fn privileges_are_brought_in_line_both_ways_every_rotation() {
         "the user's own default privileges were given to the clone"
     );
 
-    // Rotation 2: the original user gets what drifted, and ownership is reported.
+    // More drift: the DBA revokes a privilege from the user in use.
+    admin
+        .batch_execute(&format!("REVOKE INSERT ON {s}.t1 FROM {}", ident(&clone)))
+        .await
+        .unwrap();
+
+    // Rotation 2 (pending: the original user): what the clone holds is copied to the user;
+    // what only the user holds is reported, and not granted back to the clone.
     let report = rotate_reporting(&case).await;
     assert!(!report.created);
     assert_synced(
         &report,
         &format!("SELECT ON TABLE {schema}.t2: held by {clone}, granted to {user}"),
     );
+    assert!(
+        report.extra.iter().any(|e| e.contains(&format!(
+            "INSERT ON TABLE {schema}.t1: held by {user}, not by {clone}"
+        ))),
+        "{:#?}",
+        report.extra
+    );
+    assert!(
+        !report
+            .synced
+            .iter()
+            .any(|s| s.contains(&format!("granted to {clone}"))),
+        "nothing is granted to the live user: {:#?}",
+        report.synced
+    );
+    // (The clone still reaches t1 through its membership in the user; what matters is
+    // that no grant was made to it directly.)
+    let granted_to_clone: bool = admin
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+                    aclexplode(c.relacl) a
+              WHERE n.nspname = $2 AND c.relname = 't1' AND a.privilege_type = 'INSERT'
+                AND a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $1))",
+            &[&clone, &schema],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!granted_to_clone, "the revoked privilege did not come back");
     assert!(
         report
             .notes
@@ -190,8 +235,12 @@ async fn privileges_are_brought_in_line_both_ways_every_rotation() {
     );
 }
 
+/// A master that may not give the pending user all that the current user holds (here a
+/// CREATEROLE master without rights on two tables): by default setSecret fails with
+/// `PrivilegeMismatch` listing what is missing, nothing is created, AWSCURRENT keeps
+/// working; with `PRIVILEGE_PARITY=report` the rotation goes on and reports it.
 #[tokio::test]
-async fn a_master_that_is_not_a_superuser_reports_what_it_cannot_grant() {
+async fn a_master_that_cannot_copy_everything_fails_unless_told_to_report() {
     let fx = fixture();
     let admin = fx.cluster.admin().await;
     let master_user = unique_name("master");
@@ -220,32 +269,262 @@ async fn a_master_that_is_not_a_superuser_reports_what_it_cannot_grant() {
         ))
         .await
         .unwrap();
-    let report = rotate_reporting(&case).await;
-    assert!(report.created);
+
+    let token = case.start().await;
+    case.ok(Step::CreateSecret, &token).await;
+    let err = case.step(Step::SetSecret, &token).await.unwrap_err();
+    assert_eq!(err.code(), "PrivilegeMismatch", "{err}");
+    let message = err.to_string();
     // The master holds SELECT on the probe table without the grant option: PostgreSQL
-    // only warns, and the check afterwards reports it.
+    // only warns, and the read-back catches it. It holds nothing on the other table.
     assert!(
-        report
-            .unsynced
-            .iter()
-            .any(|u| u.contains("SELECT ON TABLE public.conformance_probe")
-                && u.contains("not granted")),
-        "{:#?}",
-        report.unsynced
+        message.contains("SELECT ON TABLE public.conformance_probe")
+            && message.contains(&format!("SELECT ON TABLE public.{hidden}"))
+            && message.contains("permission denied"),
+        "{message}"
     );
-    // The master holds nothing on the other table: PostgreSQL refuses.
+    let clone = format!("{}_clone", case.username);
+    let exists = admin
+        .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&clone])
+        .await
+        .unwrap();
+    assert!(exists.is_none(), "nothing was created (rolled back)");
     assert!(
-        report
-            .unsynced
-            .iter()
-            .any(|u| u.contains(&format!("SELECT ON TABLE public.{hidden}"))
-                && u.contains("permission denied")),
-        "{:#?}",
-        report.unsynced
+        case.logs_in(Stage::Current).await,
+        "AWSCURRENT keeps working"
     );
+
+    // Report only: the rotation goes on, and says what the clone lacks.
+    let report_only = Rotator::new(
+        std::sync::Arc::clone(case.rotator.target()),
+        case.store().clone(),
+        RotationConfig {
+            parity: Parity::Report,
+            ..case.rotator.config().clone()
+        },
+    )
+    .unwrap();
+    let mut outcomes = Vec::new();
+    for step in [Step::SetSecret, Step::TestSecret, Step::FinishSecret] {
+        let report = report_only
+            .handle(&RotationEvent::new(
+                step,
+                case.secret_id.clone(),
+                token.clone(),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{step}: {e}"));
+        outcomes.push(report.outcome);
+    }
+    let Outcome::AlternateUserSet { report } = &outcomes[0] else {
+        panic!("{outcomes:?}")
+    };
+    assert!(report.created);
+    assert_eq!(report.unsynced.len(), 2, "{:#?}", report.unsynced);
     // Through the membership the master could give, the clone still works.
     let (clone, password) = login_of(&case, Stage::Current).await;
     assert!(fx.can_use_probe(&clone, &password).await);
+}
+
+/// Role attributes are part of parity: the master aligns the pending user's weaker ones
+/// (NOINHERIT, a lower connection limit, an earlier VALID UNTIL, a missing CREATEDB) and
+/// stronger ones (SUPERUSER) to the current user's.
+#[tokio::test]
+async fn role_attributes_are_aligned_and_stronger_ones_refused() {
+    let fx = fixture();
+    let admin = fx.cluster.admin().await;
+    let case = Case::alternating(&fx, "attrs", "first-Password-1", None).await;
+    let (u, c) = (
+        ident(&case.username),
+        ident(&format!("{}_clone", case.username)),
+    );
+    admin
+        .batch_execute(&format!(
+            "ALTER ROLE {u} CREATEDB CONNECTION LIMIT 7 VALID UNTIL '2099-01-01 00:00:00+00';
+             CREATE ROLE {c} LOGIN NOINHERIT CONNECTION LIMIT 1 VALID UNTIL '2030-01-01 00:00:00+00';
+             GRANT {u} TO {c};"
+        ))
+        .await
+        .unwrap();
+    let report = rotate_reporting(&case).await;
+    assert!(!report.created);
+    for attribute in ["INHERIT", "CREATEDB", "CONNECTION LIMIT", "VALID UNTIL"] {
+        assert_synced(&report, &format!("{attribute} of "));
+    }
+    let row = admin
+        .query_one(
+            "SELECT rolinherit, rolcreatedb, rolconnlimit, rolvaliduntil = '2099-01-01 00:00:00+00'
+               FROM pg_roles WHERE rolname = $1",
+            &[&format!("{}_clone", case.username)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            row.get::<_, bool>(0),
+            row.get::<_, bool>(1),
+            row.get::<_, i32>(2),
+            row.get::<_, bool>(3)
+        ),
+        (true, true, 7, true)
+    );
+    assert!(case.logs_in(Stage::Current).await);
+
+    // The pending user (now the original one) became SUPERUSER meanwhile: it must not be
+    // promoted with more power than the user in use; this master may take it away.
+    admin
+        .batch_execute(&format!("ALTER ROLE {u} SUPERUSER"))
+        .await
+        .unwrap();
+    let report = rotate_reporting(&case).await;
+    assert_synced(&report, "SUPERUSER of ");
+    let superuser: bool = admin
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = $1",
+            &[&case.username],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!superuser, "the pending user's SUPERUSER was taken away");
+    assert!(case.logs_in(Stage::Current).await);
+}
+
+/// A CREATEROLE master cannot take SUPERUSER away: the stronger pending user is refused
+/// (`PrivilegeMismatch`) even with `PRIVILEGE_PARITY=report`, and nothing changes.
+#[tokio::test]
+async fn a_stronger_pending_user_is_never_promoted() {
+    let fx = fixture();
+    let admin = fx.cluster.admin().await;
+    let master_user = unique_name("crmaster");
+    let master_pw = hostile_password();
+    fx.cluster.create_login_role(&master_user, &master_pw).await;
+    admin
+        .batch_execute(&format!("ALTER ROLE {} CREATEROLE", ident(&master_user)))
+        .await
+        .unwrap();
+    let master = fx.secret_for(&master_user, &master_pw);
+    let case = Case::alternating(&fx, "strong", "first-Password-1", Some(master)).await;
+    let clone = format!("{}_clone", case.username);
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {c} LOGIN SUPERUSER PASSWORD 'Clone-Password-1'; GRANT {u} TO {c};",
+            c = ident(&clone),
+            u = ident(&case.username)
+        ))
+        .await
+        .unwrap();
+    let report_only = Rotator::new(
+        std::sync::Arc::clone(case.rotator.target()),
+        case.store().clone(),
+        RotationConfig {
+            parity: Parity::Report,
+            ..case.rotator.config().clone()
+        },
+    )
+    .unwrap();
+    let token = case.start().await;
+    case.ok(Step::CreateSecret, &token).await;
+    let err = report_only
+        .handle(&RotationEvent::new(
+            Step::SetSecret,
+            case.secret_id.clone(),
+            token.clone(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "PrivilegeMismatch", "{err}");
+    assert!(
+        err.to_string().contains("SUPERUSER") && err.to_string().contains("stronger"),
+        "{err}"
+    );
+    assert!(
+        fx.can_login(&clone, "Clone-Password-1").await,
+        "the clone's password is unchanged"
+    );
+    assert!(case.logs_in(Stage::Current).await);
+}
+
+/// Parity is compared in the user's database, whatever database the master's own secret
+/// names: the catalogs of one database do not show the grants of another.
+#[tokio::test]
+async fn parity_runs_in_the_users_database() {
+    let fx = fixture();
+    let admin = fx.cluster.admin().await;
+    let db = unique_name("appdb");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {}", ident(&db)))
+        .await
+        .unwrap();
+    let mut config = fx
+        .cluster
+        .config(fx.cluster.superuser().0, fx.cluster.superuser().1);
+    config.dbname(&db);
+    let (app_admin, connection) = config.connect(NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let user = unique_name("dbuser");
+    let password = hostile_password();
+    fx.create_account(&user, &password).await;
+    app_admin
+        .batch_execute(&format!(
+            "CREATE TABLE orders (x int); GRANT SELECT ON orders TO {}",
+            ident(&user)
+        ))
+        .await
+        .unwrap();
+    let moto = Moto::shared();
+    // The master's secret names the default database; the user's names appdb.
+    let master_arn = moto
+        .create_secret(&unique_name("master"), &fx.master_secret().to_string())
+        .await;
+    let mut secret = fx.secret_for(&user, &password);
+    secret["dbname"] = db.clone().into();
+    secret["masterarn"] = master_arn.into();
+    let arn = moto
+        .create_secret(&unique_name("appdb/app"), &secret.to_string())
+        .await;
+    let target = fx.target();
+    let rotator = Rotator::new(
+        target,
+        moto.store().await,
+        RotationConfig {
+            strategy: Strategy::AlternatingUsers,
+            ..RotationConfig::defaults(&fx.target())
+        },
+    )
+    .unwrap();
+    let token = VersionId::new(moto.start_rotation(&arn, None).await.unwrap()).unwrap();
+    let secret_id = SecretId::new(&arn).unwrap();
+    let mut set = None;
+    for step in Step::ALL {
+        let report = rotator
+            .handle(&RotationEvent::new(step, secret_id.clone(), token.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{step}: {e}"));
+        if let Outcome::AlternateUserSet { report } = report.outcome {
+            set = Some(report);
+        }
+    }
+    assert_synced(&set.unwrap(), "SELECT ON TABLE public.orders");
+    let current = moto
+        .store()
+        .await
+        .get_value(&secret_id, &Selector::stage(Stage::Current))
+        .await
+        .unwrap()
+        .unwrap();
+    let clone = current.username().unwrap().to_owned();
+    let clone_pw = secrecy::ExposeSecret::expose_secret(current.password().unwrap()).to_owned();
+    let mut as_clone = fx.cluster.config(&clone, &clone_pw);
+    as_clone.dbname(&db);
+    let (client, connection) = as_clone.connect(NoTls).await.unwrap();
+    tokio::spawn(connection);
+    // Revoke the membership: the clone's own grant must be there, in appdb.
+    app_admin
+        .batch_execute(&format!("REVOKE {} FROM {}", ident(&user), ident(&clone)))
+        .await
+        .unwrap();
+    client.batch_execute("SELECT * FROM orders").await.unwrap();
 }
 
 #[tokio::test]

@@ -58,7 +58,7 @@ async fn the_binary_rotates_a_secret_as_the_service_drives_it() {
     let (user, old_password, arn) = account(&fx).await;
     let lambda = LambdaProcess::spawn(
         env!("CARGO_BIN_EXE_rotate-postgres").as_ref(),
-        &lambda_env(&fx, &[("RUST_LOG", "trace")]),
+        &lambda_env(&fx, &[("AWS_LAMBDA_LOG_LEVEL", "trace")]),
     )
     .await;
     let store = moto.store().await;
@@ -127,6 +127,10 @@ async fn the_binary_rotates_a_secret_as_the_service_drives_it() {
         !logs.contains(&old_password) && !logs.contains(&new_password),
         "a password was logged"
     );
+    assert!(
+        !logs.contains("SCRAM-SHA-256$"),
+        "a SCRAM verifier was logged (the driver logs its statements at DEBUG)"
+    );
     let lines: Vec<Value> = logs
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -137,6 +141,12 @@ async fn the_binary_rotates_a_secret_as_the_service_drives_it() {
         .filter(|l| l["message"] == "rotation step succeeded")
         .collect();
     assert_eq!(succeeded.len(), 4, "one line per step");
+    for level in ["DEBUG", "TRACE"] {
+        assert!(
+            lines.iter().any(|l| l["level"] == level),
+            "{level} lines were captured: the scan ran at trace level"
+        );
+    }
     assert!(
         succeeded.iter().all(|l| l["span"]["requestId"].is_string()),
         "lines carry the requestId: {}",
@@ -289,7 +299,7 @@ async fn the_binary_alternates_users_with_an_rds_managed_master() {
         fx.cluster.ca_pem_path().display().to_string(),
     ));
     env.push(("ROTATION_STRATEGY".into(), "alternating-users".into()));
-    env.push(("RUST_LOG".into(), "debug".into()));
+    env.push(("AWS_LAMBDA_LOG_LEVEL".into(), "debug".into()));
     let lambda = LambdaProcess::spawn(env!("CARGO_BIN_EXE_rotate-postgres").as_ref(), &env).await;
     let store = moto.store().await;
     let secret_id = SecretId::new(&arn).unwrap();
@@ -331,4 +341,8 @@ async fn the_binary_alternates_users_with_an_rds_managed_master() {
         assert!(!logs.contains(password.as_str()), "a password was logged");
     }
     assert!(logs.contains("alternate user set by the master"));
+    assert!(
+        !logs.contains("SCRAM-SHA-256$"),
+        "a SCRAM verifier was logged (CREATE/ALTER ROLE of the alternate user)"
+    );
 }

@@ -5,4 +5,5 @@ mod alternating;
 mod cluster;
 mod conformance;
 mod lambda;
+mod password_change;
 mod tls_and_connections;

@@ -229,6 +229,15 @@ async fn a_bad_ca_bundle_is_a_configuration_error() {
     let bad_timeout =
         PostgresConfig::from_lookup(|k| (k == "CONNECT_TIMEOUT_SECS").then(|| "soon".into()));
     assert_eq!(bad_timeout.unwrap_err().code(), "ConfigError");
+    for zero in ["0", "0.0", "-1", "301"] {
+        let err =
+            PostgresConfig::from_lookup(|k| (k == "CONNECT_TIMEOUT_SECS").then(|| zero.into()))
+                .unwrap_err();
+        assert!(
+            err.to_string().contains("greater than 0 and at most 300"),
+            "{zero}: {err}"
+        );
+    }
     let empty_means_default =
         PostgresConfig::from_lookup(|k| (k == "TLS_CA_BUNDLE").then(String::new)).unwrap();
     assert_eq!(empty_means_default.ca_bundle, None);

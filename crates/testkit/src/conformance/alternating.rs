@@ -8,7 +8,7 @@ use secret_rotor::{Outcome, RotationConfig, Stage, Step, Strategy};
 use serde_json::{Map, Value};
 
 use super::logs::capture_logs;
-use super::{Case, Fixture, assert_code, hostile_password, unique};
+use super::{Case, Fixture, assert_clean_logs, assert_code, hostile_password, unique};
 use crate::faults::for_every_fault;
 
 /// What the alternating-users cases need on top of [`Fixture`].
@@ -179,6 +179,107 @@ pub async fn alternating_refuses_a_master_on_another_server<F: AlternatingFixtur
     assert!(case.logs_in(Stage::Current).await);
 }
 
+/// A master secret that is one of the pair would change its own password as the master
+/// (and lock the master out at the next rotation): refused with `MasterIsRotatedUser`
+/// before anything is written — whether `masterarn` names a secret of the user, of the
+/// clone, or the rotated secret itself — and again in setSecret if the master secret
+/// changes after createSecret.
+pub async fn alternating_refuses_a_master_that_is_one_of_the_pair<F: AlternatingFixture>(
+    fixture: &F,
+) {
+    let moto = super::Moto::shared();
+    for master_is in ["the user", "the clone", "this secret"] {
+        let case = Case::alternating(fixture, "selfmaster", "first-Password-1", None).await;
+        let mut current = case.value(Stage::Current).await.expect("current");
+        let clone = format!("{}_clone", case.username);
+        current["masterarn"] = match master_is {
+            "the user" => {
+                let own = fixture.secret_for(&case.username, &case.first_password);
+                moto.create_secret(&format!("conformance/own/{}", unique()), &own.to_string())
+                    .await
+                    .into()
+            }
+            "the clone" => {
+                let clone_secret = fixture.secret_for(&clone, "clone-Password-1");
+                moto.create_secret(
+                    &format!("conformance/clone/{}", unique()),
+                    &clone_secret.to_string(),
+                )
+                .await
+                .into()
+            }
+            _ => case.secret_id.as_str().into(),
+        };
+        case.set_current(&current).await;
+        let token = case.start().await;
+        let err = assert_code(
+            case.step(Step::CreateSecret, &token).await,
+            "MasterIsRotatedUser",
+        );
+        assert!(err.to_string().contains("master"), "{master_is}: {err}");
+        assert_eq!(
+            case.value(Stage::Pending).await,
+            None,
+            "{master_is}: nothing written"
+        );
+        assert!(case.logs_in(Stage::Current).await, "{master_is}");
+    }
+    // The master secret changes between createSecret and setSecret.
+    let case = Case::alternating(fixture, "latemaster", "first-Password-1", None).await;
+    let token = case.start().await;
+    case.ok(Step::CreateSecret, &token).await;
+    let master_arn = case.value(Stage::Current).await.expect("current")["masterarn"]
+        .as_str()
+        .expect("masterarn")
+        .to_owned();
+    let own = fixture.secret_for(&case.username, &case.first_password);
+    moto.put_raw(
+        &master_arn,
+        &uuid::Uuid::new_v4().to_string(),
+        Some(&own.to_string()),
+        &["AWSCURRENT"],
+    )
+    .await;
+    assert_code(
+        case.step(Step::SetSecret, &token).await,
+        "MasterIsRotatedUser",
+    );
+    assert!(
+        fixture
+            .can_login(&case.username, &case.first_password)
+            .await,
+        "the user's password is unchanged"
+    );
+    let (clone, password) = case.login_of(Stage::Pending).await;
+    assert!(!fixture.can_login(&clone, &password).await);
+}
+
+/// An existing `<user>_clone` that no rotation made (it is not the user's pair) is not
+/// taken over: setSecret fails with `UnrelatedAlternateUser` naming it, and neither
+/// account changes.
+pub async fn alternating_refuses_an_unrelated_existing_clone<F: AlternatingFixture>(fixture: &F) {
+    let case = Case::alternating(fixture, "takeover", "first-Password-1", None).await;
+    let clone = format!("{}_clone", case.username);
+    let theirs = format!("unrelated-Password-{}", unique());
+    fixture.create_account(&clone, &theirs).await;
+    let token = case.start().await;
+    case.ok(Step::CreateSecret, &token).await;
+    let err = assert_code(
+        case.step(Step::SetSecret, &token).await,
+        "UnrelatedAlternateUser",
+    );
+    assert!(err.to_string().contains(&clone), "{err}");
+    assert!(
+        fixture.can_login(&clone, &theirs).await,
+        "the existing account's password is unchanged"
+    );
+    assert!(
+        !fixture.can_use_probe(&clone, &theirs).await,
+        "it was given none of the user's privileges"
+    );
+    assert!(case.logs_in(Stage::Current).await);
+}
+
 /// Without `masterarn`, alternating users fails at createSecret, before anything is
 /// written.
 pub async fn alternating_requires_a_master_secret<F: AlternatingFixture>(fixture: &F) {
@@ -235,17 +336,16 @@ pub async fn alternating_keeps_passwords_out_of_logs<F: AlternatingFixture>(fixt
     );
     let (_, current) = case.login_of(Stage::Current).await;
     let (_, previous) = case.login_of(Stage::Previous).await;
-    for (which, password) in [
-        ("first", case.first_password.as_str()),
-        ("current", current.as_str()),
-        ("previous", previous.as_str()),
-        ("master", master_password.as_str()),
-    ] {
-        assert!(
-            !logs.contains(password),
-            "the {which} password appears in the logs"
-        );
-    }
+    assert_clean_logs(
+        fixture,
+        &logs,
+        &[
+            ("first password", &case.first_password),
+            ("current password", &current),
+            ("previous password", &previous),
+            ("master password", &master_password),
+        ],
+    );
     if let Some(server_log) = fixture.server_log() {
         assert!(!server_log.contains(&current) && !server_log.contains(&previous));
     }
@@ -295,6 +395,8 @@ macro_rules! alternating_conformance_tests {
             alternating_rotates_user_clone_user,
             alternating_refuses_a_pending_user_that_is_not_the_alternate,
             alternating_refuses_a_master_on_another_server,
+            alternating_refuses_a_master_that_is_one_of_the_pair,
+            alternating_refuses_an_unrelated_existing_clone,
             alternating_requires_a_master_secret,
             alternating_rotates_hostile_usernames,
             alternating_keeps_passwords_out_of_logs,

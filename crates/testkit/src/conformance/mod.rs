@@ -97,6 +97,12 @@ pub trait Fixture: Send + Sync {
     fn server_log(&self) -> Option<String> {
         None
     }
+
+    /// Text that must never appear in what the rotation logs, besides the passwords: the
+    /// marks of what the target derives from a password (a SCRAM verifier, a hash...).
+    fn forbidden_in_logs(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A unique, short suffix for names.
@@ -255,6 +261,19 @@ impl<'f, F: Fixture> Case<'f, F> {
         })
     }
 
+    /// Rewrites the value of the first version (AWSCURRENT), as someone editing the
+    /// secret would (tests only).
+    pub async fn set_current(&self, value: &Value) {
+        self.moto
+            .put_raw(
+                self.secret_id.as_str(),
+                self.first_version.as_str(),
+                Some(&value.to_string()),
+                &["AWSCURRENT"],
+            )
+            .await;
+    }
+
     /// The password held by `stage`.
     pub async fn password(&self, stage: Stage) -> Option<String> {
         self.value(stage)
@@ -347,6 +366,23 @@ impl<F: Fixture> Case<'_, F> {
             .unwrap_or_else(|e| panic!("{fault:?}: the service's retry was refused: {e}"));
         if let Err((step, e)) = run_rotation(&self.rotator, &self.secret_id, token).await {
             panic!("{fault:?}: retry of {step} failed: [{}] {e}", e.code());
+        }
+    }
+}
+
+/// Asserts that `logs` hold none of `secrets` and none of the fixture's
+/// [`Fixture::forbidden_in_logs`] marks.
+pub(crate) fn assert_clean_logs<F: Fixture>(fixture: &F, logs: &str, secrets: &[(&str, &str)]) {
+    for (which, secret) in secrets {
+        assert!(!logs.contains(secret), "the {which} appears in the logs");
+    }
+    for mark in fixture.forbidden_in_logs() {
+        if let Some(at) = logs.find(&mark) {
+            let line = logs[..at].rsplit('\n').next().unwrap_or_default();
+            panic!(
+                "{mark:?} appears in the logs, in a line starting: {:.120}",
+                line
+            );
         }
     }
 }
