@@ -53,5 +53,6 @@ pub use rotator::Rotator;
 pub use secret::SecretValue;
 pub use stage::{SecretDescription, Stage};
 pub use target::{
-    AlternateReport, Capabilities, Credential, Login, Parity, Strategy, Target, TargetInfo,
+    AlternateContext, AlternateReport, Capabilities, Credential, Login, Parity, Strategy, Target,
+    TargetInfo,
 };

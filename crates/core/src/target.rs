@@ -191,6 +191,35 @@ impl std::str::FromStr for Parity {
     }
 }
 
+/// What the core knows that [`Target::sync_alternate`] needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct AlternateContext {
+    /// Whether to fail, or only report, when the pending user would hold less.
+    pub parity: Parity,
+    /// The pending user was the user of this secret's `AWSPREVIOUS` (the pair has rotated
+    /// before): if it exists, it is the pair's. When `false`, an existing pending user was
+    /// not made by a rotation of this secret, unless the target can tell otherwise (e.g. a
+    /// membership it left, or a half-made user it can prove is its own).
+    pub pair_established: bool,
+}
+
+impl AlternateContext {
+    /// A context with this parity; the pair not established.
+    pub fn new(parity: Parity) -> Self {
+        AlternateContext {
+            parity,
+            pair_established: false,
+        }
+    }
+
+    /// The same, saying whether the pair has rotated before.
+    pub fn with_pair_established(mut self, established: bool) -> Self {
+        self.pair_established = established;
+        self
+    }
+}
+
 /// What [`Target::sync_alternate`] did to make the two users of an alternating pair
 /// equivalent. Logged, and returned in the setSecret step's result.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -303,19 +332,21 @@ pub trait Target: Send + Sync {
         self.try_login(pending)
     }
 
-    /// The other user of an alternating pair: `<user>_clone` for `<user>` and back.
-    /// Targets with a user-name length limit override this to refuse names that would not fit.
-    fn alternate_username(&self, username: &str) -> Result<String> {
-        Ok(alternate_of(username))
+    /// The other user of `current`'s alternating pair: `<user>_clone` for `<user>` and
+    /// back. Targets with a user-name length limit override this to refuse, at
+    /// createSecret and before anything is written, a name that would not fit.
+    fn alternate_username(&self, current: &Self::Credential) -> Result<String> {
+        Ok(alternate_of(current.username()))
     }
 
     /// Alternating users, setSecret: logged in as `master`, make `pending`'s user exist
     /// with `pending`'s password and at least what `current`'s user holds (creating it if
     /// missing), every rotation. Never grant anything to `current`'s user (it is live), and
     /// never take over an existing user that a rotation did not make
-    /// ([`Error::UnrelatedAlternateUser`]). When the pending user would hold less than the
-    /// current one and `parity` is [`Parity::Enforce`], or more (stronger attributes), fail
-    /// with [`Error::PrivilegeMismatch`] and change nothing.
+    /// ([`Error::UnrelatedAlternateUser`], see [`AlternateContext::pair_established`]).
+    /// When the pending user would hold less than the current one and the context's parity
+    /// is [`Parity::Enforce`], or more (stronger attributes), fail with
+    /// [`Error::PrivilegeMismatch`] and change nothing.
     /// Should be atomic (one transaction) so that a crash leaves either nothing or all of
     /// it: the core treats "pending logs in" as "done".
     ///
@@ -325,9 +356,9 @@ pub trait Target: Send + Sync {
         master: &Self::Credential,
         current: &Self::Credential,
         pending: &Self::Credential,
-        parity: Parity,
+        context: AlternateContext,
     ) -> impl Future<Output = Result<AlternateReport>> + Send {
-        let _ = (master, current, pending, parity);
+        let _ = (master, current, pending, context);
         let error = Error::unsupported_strategy(&self.info(), Strategy::AlternatingUsers);
         async move { Err(error) }
     }
@@ -365,8 +396,8 @@ impl<T: Target> Target for Arc<T> {
         (**self).verify(pending)
     }
 
-    fn alternate_username(&self, username: &str) -> Result<String> {
-        (**self).alternate_username(username)
+    fn alternate_username(&self, current: &Self::Credential) -> Result<String> {
+        (**self).alternate_username(current)
     }
 
     fn sync_alternate(
@@ -374,8 +405,8 @@ impl<T: Target> Target for Arc<T> {
         master: &Self::Credential,
         current: &Self::Credential,
         pending: &Self::Credential,
-        parity: Parity,
+        context: AlternateContext,
     ) -> impl Future<Output = Result<AlternateReport>> + Send {
-        (**self).sync_alternate(master, current, pending, parity)
+        (**self).sync_alternate(master, current, pending, context)
     }
 }

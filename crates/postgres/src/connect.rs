@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use secret_rotor::{DisplayChain, Error, Login, Result};
+use secret_rotor_db::{TlsMode, failure};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{Client, NoTls, Socket};
 use tokio_postgres_rustls::MakeRustlsConnect;
 use tracing::debug;
 
-use crate::credential::{PgCredential, TlsMode};
+use crate::credential::PgCredential;
 
 /// A login attempt's result: a connected client, or the server's reason for refusing.
 pub(crate) enum Session {
@@ -56,18 +57,13 @@ pub(crate) async fn login(
         }
     };
     let server = format!("{}:{}", credential.host, credential.port);
-    match tokio::time::timeout(timeout, attempt).await {
-        Err(_) => Err(Error::Unreachable {
-            target: server,
-            reason: format!(
-                "no answer within {} s (CONNECT_TIMEOUT_SECS)",
-                timeout.as_secs_f32()
-            ),
-            source: None,
-        }),
-        Ok(Ok(client)) => Ok(Session::Connected(client)),
-        Ok(Err(e)) => classify(e, server).map(|reason| Session::Refused { reason }),
-    }
+    failure::within(timeout, &server, async {
+        match attempt.await {
+            Ok(client) => Ok(Session::Connected(client)),
+            Err(e) => classify(e, server.clone()).map(|reason| Session::Refused { reason }),
+        }
+    })
+    .await
 }
 
 async fn connect_with<T>(
@@ -131,25 +127,15 @@ fn classify(e: tokio_postgres::Error, server: String) -> Result<String> {
             || code.code().starts_with("08");
         return Err(driver_error(server, "login failed", e, retryable));
     }
-    let text = DisplayChain::of(&e).to_string();
     let kind = e.to_string();
     if kind.starts_with("error performing TLS handshake") {
-        let reason = if text.contains("server does not support TLS") {
-            "the server does not offer TLS; set \"ssl\": false in the secret to allow a plain-text connection"
-        } else if text.contains("UnknownIssuer") || text.contains("BadSignature") {
-            "the server's certificate is not issued by a trusted CA (TLS_CA_BUNDLE; RDS needs its CA bundle)"
-        } else if text.to_lowercase().contains("not valid for name") {
-            "the server's certificate does not name the host in the secret (verify-full checks it)"
-        } else if text.contains("Expired") || text.contains("NotValidYet") {
-            "the server's certificate is outside its validity period"
-        } else {
-            "the TLS handshake failed"
-        };
-        return Err(Error::Tls {
-            target: server,
-            reason: reason.to_owned(),
-            source: Some(Box::new(e)),
-        });
+        if DisplayChain::of(&e)
+            .to_string()
+            .contains("server does not support TLS")
+        {
+            return Err(failure::no_tls(server, e));
+        }
+        return Err(failure::tls_failure(server, e));
     }
     if [
         "error connecting to server",
@@ -160,11 +146,7 @@ fn classify(e: tokio_postgres::Error, server: String) -> Result<String> {
     .iter()
     .any(|k| kind.starts_with(k))
     {
-        return Err(Error::Unreachable {
-            target: server,
-            reason: "the connection failed".to_owned(),
-            source: Some(Box::new(e)),
-        });
+        return Err(failure::unreachable(server, e));
     }
     Err(Error::Target {
         target: server,

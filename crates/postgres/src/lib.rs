@@ -15,17 +15,18 @@
 //! - every connection attempt is bounded by a timeout;
 //! - alternating users keep both users' privileges in line every rotation.
 //!
-//! Configuration (environment): `TLS_CA_BUNDLE` (PEM file of trusted CAs; default: the
-//! system's roots plus RDS's global bundle at `/opt/rds-ca/global-bundle.pem` when the SAM
-//! template's layer put it there), `CONNECT_TIMEOUT_SECS` (default 5), plus the core's
-//! `ROTATION_STRATEGY` and password variables.
+//! Configuration (environment, [`DbConfig`]): `TLS_CA_BUNDLE` (PEM file of trusted CAs;
+//! default: the system's roots plus RDS's global bundle at `/opt/rds-ca/global-bundle.pem`
+//! when the SAM template's layer put it there), `CONNECT_TIMEOUT_SECS` (default 5), plus
+//! the core's `ROTATION_STRATEGY`, `PRIVILEGE_PARITY` and password variables. The secret
+//! layout, TLS trust and connection failures are shared with the other database targets
+//! (`secret-rotor-db`).
 //!
 //! The feature `testing` adds the `testing` module: a private PostgreSQL for tests and the
 //! conformance suite's fixture for it.
 
 mod alternate;
 mod attributes;
-mod config;
 mod connect;
 mod credential;
 mod privileges;
@@ -33,13 +34,11 @@ mod sql;
 mod target;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod tls;
 
-pub use config::PostgresConfig;
-pub use credential::{ENGINES, MAX_IDENTIFIER_BYTES, PgCredential, TlsMode};
+pub use credential::{ENGINES, MAX_IDENTIFIER_BYTES, PgCredential};
+pub use secret_rotor_db::{DbConfig, TlsMode};
 pub use sql::alter_role_sql;
 pub use target::{DEFAULT_EXCLUDE_CHARACTERS, PostgresTarget};
-pub use tls::{RDS_CA_BUNDLE, client_config};
 
 /// The advisory lock (`pg_advisory_xact_lock`, held per database) under which the
 /// alternate-user change runs. PostgreSQL fails concurrent `GRANT`s on one object ("tuple

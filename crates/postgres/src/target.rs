@@ -4,18 +4,18 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use secret_rotor::{
-    AlternateReport, Capabilities, Credential, Error, Login, Parity, Result, SecretValue,
+    AlternateContext, AlternateReport, Capabilities, Credential, Error, Login, Result, SecretValue,
     SecretVersion, Strategy, Target, TargetInfo,
 };
 use tokio_postgres::SimpleQueryMessage;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use secret_rotor_db::{DbConfig, TrustedCas};
+
 use crate::alternate;
-use crate::config::PostgresConfig;
 use crate::connect::{Session, driver_error, login};
 use crate::credential::{MAX_IDENTIFIER_BYTES, PgCredential};
 use crate::sql::alter_role_sql;
-use crate::tls;
 
 /// Characters AWS's PostgreSQL templates leave out of passwords by default.
 pub const DEFAULT_EXCLUDE_CHARACTERS: &str = ":/@\"'\\";
@@ -36,7 +36,7 @@ const MIN_SERVER_VERSION_NUM: u32 = 100_000;
 #[derive(Clone)]
 pub struct PostgresTarget {
     tls: MakeRustlsConnect,
-    config: PostgresConfig,
+    config: DbConfig,
 }
 
 impl std::fmt::Debug for PostgresTarget {
@@ -49,21 +49,18 @@ impl std::fmt::Debug for PostgresTarget {
 
 impl PostgresTarget {
     /// A target with this configuration; fails if the CA bundle cannot be loaded.
-    pub fn new(config: PostgresConfig) -> Result<Self> {
-        let tls = MakeRustlsConnect::new(tls::client_config(
-            config.ca_bundle.as_deref(),
-            &config.default_ca_bundle,
-        )?);
+    pub fn new(config: DbConfig) -> Result<Self> {
+        let tls = MakeRustlsConnect::new(TrustedCas::load(&config)?.client_config()?);
         Ok(PostgresTarget { tls, config })
     }
 
     /// A target configured from the environment.
     pub fn from_env() -> Result<Self> {
-        PostgresTarget::new(PostgresConfig::from_lookup(|k| std::env::var(k).ok())?)
+        PostgresTarget::new(DbConfig::from_env()?)
     }
 
     /// The configuration.
-    pub fn config(&self) -> &PostgresConfig {
+    pub fn config(&self) -> &DbConfig {
         &self.config
     }
 
@@ -204,8 +201,8 @@ impl Target for PostgresTarget {
         Ok(Login::Accepted)
     }
 
-    fn alternate_username(&self, username: &str) -> Result<String> {
-        let alternate = secret_rotor::target::alternate_of(username);
+    fn alternate_username(&self, current: &PgCredential) -> Result<String> {
+        let alternate = secret_rotor::target::alternate_of(&current.username);
         if alternate.len() > MAX_IDENTIFIER_BYTES {
             return Err(Error::invalid_secret(format!(
                 "the alternate user name would be {} bytes; PostgreSQL allows {MAX_IDENTIFIER_BYTES}: shorten \"username\"",
@@ -222,7 +219,7 @@ impl Target for PostgresTarget {
         master: &PgCredential,
         current: &PgCredential,
         pending: &PgCredential,
-        parity: Parity,
+        context: AlternateContext,
     ) -> Result<AlternateReport> {
         let master = &PgCredential {
             dbname: current.dbname.clone(),
@@ -239,6 +236,6 @@ impl Target for PostgresTarget {
             }
         };
         self.check_server_version(&client, master).await?;
-        alternate::sync_within_timeout(&mut client, master, current, pending, parity).await
+        alternate::sync_within_timeout(&mut client, master, current, pending, context.parity).await
     }
 }

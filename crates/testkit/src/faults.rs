@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use secret_rotor::store::{SecretStore, Selector};
 use secret_rotor::{
-    AlternateReport, Error, Login, Parity, Result, RotationConfig, RotationEvent, RotationToken,
-    Rotator, SecretDescription, SecretId, SecretValue, Stage, Step, Target, TargetInfo, VersionId,
+    AlternateContext, AlternateReport, Error, Login, Result, RotationConfig, RotationEvent,
+    RotationToken, Rotator, SecretDescription, SecretId, SecretValue, Stage, Step, Target,
+    TargetInfo, VersionId,
 };
 
 /// Which call to break.
@@ -236,8 +237,8 @@ impl<T: Target> Target for FaultyTarget<T> {
             .await
     }
 
-    fn alternate_username(&self, username: &str) -> Result<String> {
-        self.inner.alternate_username(username)
+    fn alternate_username(&self, current: &Self::Credential) -> Result<String> {
+        self.inner.alternate_username(current)
     }
 
     async fn sync_alternate(
@@ -245,12 +246,12 @@ impl<T: Target> Target for FaultyTarget<T> {
         master: &Self::Credential,
         current: &Self::Credential,
         pending: &Self::Credential,
-        parity: Parity,
+        context: AlternateContext,
     ) -> Result<AlternateReport> {
         self.plan
             .call(
                 "target.sync_alternate",
-                self.inner.sync_alternate(master, current, pending, parity),
+                self.inner.sync_alternate(master, current, pending, context),
             )
             .await
     }

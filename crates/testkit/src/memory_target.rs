@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use secrecy::{ExposeSecret, SecretString};
 use secret_rotor::{
-    AlternateReport, Capabilities, Credential, Error, Login, Parity, Result, SecretValue,
-    SecretVersion, Strategy, Target, TargetInfo,
+    AlternateContext, AlternateReport, Capabilities, Credential, Error, Login, Parity, Result,
+    SecretValue, SecretVersion, Strategy, Target, TargetInfo,
 };
 
 /// A credential of the [`MemoryTarget`].
@@ -225,7 +225,7 @@ impl Target for MemoryTarget {
         master: &MemoryCredential,
         current: &MemoryCredential,
         pending: &MemoryCredential,
-        parity: Parity,
+        context: AlternateContext,
     ) -> Result<AlternateReport> {
         if let Login::Refused { reason } = self.check(master)? {
             return Err(Error::LoginRefused {
@@ -237,7 +237,7 @@ impl Target for MemoryTarget {
         let mut server = self.lock();
         let (a, b) = (current.username.clone(), pending.username.clone());
         let created = !server.users.contains_key(&b);
-        if !created && !server.pairs.contains(&pair_key(&a, &b)) {
+        if !created && !context.pair_established && !server.pairs.contains(&pair_key(&a, &b)) {
             return Err(Error::UnrelatedAlternateUser {
                 target: pending.server.clone(),
                 user: b,
@@ -266,7 +266,7 @@ impl Target for MemoryTarget {
                 .extra
                 .push(format!("{privilege}: held by {b}, not by {a}"));
         }
-        if parity == Parity::Enforce && !report.unsynced.is_empty() {
+        if context.parity == Parity::Enforce && !report.unsynced.is_empty() {
             return Err(Error::PrivilegeMismatch {
                 target: pending.server.clone(),
                 user: b,

@@ -36,7 +36,7 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
             let master_id = master_arn(&current)?;
             let alternate = self
                 .target
-                .alternate_username(current_credential.username())
+                .alternate_username(&current_credential)
                 .map_err(|e| e.in_version(SecretVersion::Current))?;
             guard::master_is_another_secret(&master_id, secret_id, description)?;
             let master = self

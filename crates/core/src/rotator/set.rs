@@ -9,7 +9,7 @@ use crate::outcome::Outcome;
 use crate::secret::{SSL_KEY, SecretValue};
 use crate::stage::{SecretDescription, Stage};
 use crate::store::{SecretStore, Selector};
-use crate::target::{AlternateReport, Credential, Login, Strategy, Target};
+use crate::target::{AlternateContext, AlternateReport, Credential, Login, Strategy, Target};
 
 impl<T: Target, S: SecretStore> Rotator<T, S> {
     /// First asks whether the pending credential already works (a retry after a crash
@@ -117,7 +117,7 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         pending: &T::Credential,
     ) -> Result<Outcome> {
         let (current_value, current) = self.read_current(secret_id, description).await?;
-        let alternate = self.target.alternate_username(current.username())?;
+        let alternate = self.target.alternate_username(&current)?;
         guard::alternate_account(&current, pending, &alternate)?;
         // The current credential must still work: if it does not, something else is
         // wrong and the master should not act.
@@ -134,12 +134,40 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
             current.username(),
             pending.username(),
         )?;
+        let pair_established = self
+            .previous_username(secret_id, description)
+            .await?
+            .is_some_and(|user| user == pending.username());
+        let context =
+            AlternateContext::new(self.config.parity).with_pair_established(pair_established);
         let report = self
             .target
-            .sync_alternate(&master, &current, pending, self.config.parity)
+            .sync_alternate(&master, &current, pending, context)
             .await?;
         log_report(secret_id, pending.username(), &report);
         Ok(Outcome::AlternateUserSet { report })
+    }
+}
+
+impl<T: Target, S: SecretStore> Rotator<T, S> {
+    /// The user name of `AWSPREVIOUS`, when there is one that parses.
+    async fn previous_username(
+        &self,
+        secret_id: &SecretId,
+        description: &SecretDescription,
+    ) -> Result<Option<String>> {
+        let Some(previous_id) = description.version_with(&Stage::Previous) else {
+            return Ok(None);
+        };
+        let value = self
+            .store
+            .get_value(secret_id, &Selector::version(previous_id, Stage::Previous))
+            .await
+            .map_err(|e| e.in_version(SecretVersion::Previous))?;
+        Ok(value
+            .as_ref()
+            .and_then(|v| self.parse(v, SecretVersion::Previous).ok())
+            .map(|c| c.username().to_owned()))
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio_postgres::NoTls;
 
 use super::PgCluster;
-use crate::{ALTERNATE_SYNC_LOCK, PostgresConfig, PostgresTarget};
+use crate::{ALTERNATE_SYNC_LOCK, DbConfig, PostgresTarget};
 
 /// A private cluster that enforces passwords and serves TLS with a test CA.
 #[derive(Debug)]
@@ -27,11 +27,11 @@ pub fn fixture() -> PgFixture {
 
 impl PgFixture {
     /// The target's configuration for the cluster: its CA, a 5 s connect timeout.
-    pub fn config(&self) -> PostgresConfig {
-        PostgresConfig {
+    pub fn config(&self) -> DbConfig {
+        DbConfig {
             ca_bundle: Some(self.cluster.ca_pem_path().to_owned()),
             connect_timeout: Duration::from_secs(5),
-            ..PostgresConfig::default()
+            ..DbConfig::default()
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use secrecy::ExposeSecret;
 use secret_rotor::{Credential, Error, Login, SecretValue, Target};
 use secret_rotor_postgres::testing::{PgCluster, PgOptions};
-use secret_rotor_postgres::{PgCredential, PostgresConfig, PostgresTarget};
+use secret_rotor_postgres::{DbConfig, PgCredential, PostgresTarget};
 use secret_rotor_testkit::conformance::{Fixture, hostile_password};
 use secret_rotor_testkit::moto::unique_name;
 use serde_json::{Value, json};
@@ -18,10 +18,10 @@ fn credential(secret: Value) -> PgCredential {
 }
 
 fn target_trusting(ca: Option<&std::path::Path>) -> PostgresTarget {
-    PostgresTarget::new(PostgresConfig {
+    PostgresTarget::new(DbConfig {
         ca_bundle: ca.map(ToOwned::to_owned),
         connect_timeout: Duration::from_secs(5),
-        ..PostgresConfig::default()
+        ..DbConfig::default()
     })
     .unwrap()
 }
@@ -149,10 +149,10 @@ async fn connection_attempts_are_bounded_and_reported_as_unreachable() {
             held.push(socket);
         }
     });
-    let target = PostgresTarget::new(PostgresConfig {
+    let target = PostgresTarget::new(DbConfig {
         ca_bundle: Some(PgCluster::shared().ca_pem_path().to_owned()),
         connect_timeout: Duration::from_secs(1),
-        ..PostgresConfig::default()
+        ..DbConfig::default()
     })
     .unwrap();
     let secret = json!({"host": "127.0.0.1", "port": port, "username": "u", "password": "p"});
@@ -211,35 +211,34 @@ async fn the_server_only_ever_sees_a_scram_verifier() {
 
 #[tokio::test]
 async fn a_bad_ca_bundle_is_a_configuration_error() {
-    let missing = PostgresTarget::new(PostgresConfig {
+    let missing = PostgresTarget::new(DbConfig {
         ca_bundle: Some("/nonexistent/ca.pem".into()),
-        ..PostgresConfig::default()
+        ..DbConfig::default()
     })
     .unwrap_err();
     assert_eq!(missing.code(), "ConfigError");
     assert!(missing.to_string().contains("TLS_CA_BUNDLE"), "{missing}");
     let empty = tempfile_with("not a certificate\n");
-    let err = PostgresTarget::new(PostgresConfig {
+    let err = PostgresTarget::new(DbConfig {
         ca_bundle: Some(empty.clone()),
-        ..PostgresConfig::default()
+        ..DbConfig::default()
     })
     .unwrap_err();
     assert_eq!(err.code(), "ConfigError");
     let _ = std::fs::remove_file(empty);
     let bad_timeout =
-        PostgresConfig::from_lookup(|k| (k == "CONNECT_TIMEOUT_SECS").then(|| "soon".into()));
+        DbConfig::from_lookup(|k| (k == "CONNECT_TIMEOUT_SECS").then(|| "soon".into()));
     assert_eq!(bad_timeout.unwrap_err().code(), "ConfigError");
     for zero in ["0", "0.0", "-1", "301"] {
-        let err =
-            PostgresConfig::from_lookup(|k| (k == "CONNECT_TIMEOUT_SECS").then(|| zero.into()))
-                .unwrap_err();
+        let err = DbConfig::from_lookup(|k| (k == "CONNECT_TIMEOUT_SECS").then(|| zero.into()))
+            .unwrap_err();
         assert!(
             err.to_string().contains("greater than 0 and at most 300"),
             "{zero}: {err}"
         );
     }
     let empty_means_default =
-        PostgresConfig::from_lookup(|k| (k == "TLS_CA_BUNDLE").then(String::new)).unwrap();
+        DbConfig::from_lookup(|k| (k == "TLS_CA_BUNDLE").then(String::new)).unwrap();
     assert_eq!(empty_means_default.ca_bundle, None);
 }
 
@@ -257,10 +256,10 @@ async fn the_default_bundle_is_trusted_when_present() {
     let (user, password) = account_on(cluster).await;
     let secret = || credential(secret_on(cluster, "127.0.0.1", &user, &password));
     let with_default = |path: std::path::PathBuf| {
-        PostgresTarget::new(PostgresConfig {
+        PostgresTarget::new(DbConfig {
             ca_bundle: None,
             default_ca_bundle: path,
-            ..PostgresConfig::default()
+            ..DbConfig::default()
         })
         .unwrap()
     };
@@ -277,7 +276,7 @@ async fn the_default_bundle_is_trusted_when_present() {
     let err = tls_error(with_default(absent).try_login(&secret()).await);
     assert!(err.contains("not issued by a trusted CA"), "{err}");
     assert_eq!(
-        PostgresConfig::default().default_ca_bundle,
+        DbConfig::default().default_ca_bundle,
         std::path::Path::new("/opt/rds-ca/global-bundle.pem"),
         "the path the SAM template's layer uses"
     );

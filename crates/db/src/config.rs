@@ -1,4 +1,5 @@
-//! How the target connects: the CA bundle and the connect timeout, from the environment.
+//! How a database target connects: the CA bundle and the connect timeout, from the
+//! environment (the same variables for every database).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -7,9 +8,9 @@ use secret_rotor::{Error, Result};
 
 use crate::tls::RDS_CA_BUNDLE;
 
-/// How the target connects.
+/// How a database target connects.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PostgresConfig {
+pub struct DbConfig {
     /// PEM file of the CAs to trust (`TLS_CA_BUNDLE`); `None`: the system's roots plus
     /// `default_ca_bundle` when it exists.
     pub ca_bundle: Option<PathBuf>,
@@ -21,9 +22,9 @@ pub struct PostgresConfig {
     pub connect_timeout: Duration,
 }
 
-impl Default for PostgresConfig {
+impl Default for DbConfig {
     fn default() -> Self {
-        PostgresConfig {
+        DbConfig {
             ca_bundle: None,
             default_ca_bundle: PathBuf::from(RDS_CA_BUNDLE),
             connect_timeout: Duration::from_secs(5),
@@ -31,10 +32,18 @@ impl Default for PostgresConfig {
     }
 }
 
-impl PostgresConfig {
+impl DbConfig {
     /// Reads `TLS_CA_BUNDLE` and `CONNECT_TIMEOUT_SECS` through `lookup`.
+    ///
+    /// ```
+    /// use secret_rotor_db::DbConfig;
+    /// let config = DbConfig::from_lookup(|k| (k == "CONNECT_TIMEOUT_SECS").then(|| "2.5".into()))?;
+    /// assert_eq!(config.connect_timeout.as_millis(), 2500);
+    /// assert!(DbConfig::from_lookup(|k| (k == "CONNECT_TIMEOUT_SECS").then(|| "0".into())).is_err());
+    /// # Ok::<(), secret_rotor::Error>(())
+    /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let mut config = PostgresConfig::default();
+        let mut config = DbConfig::default();
         if let Some(path) = lookup("TLS_CA_BUNDLE").filter(|p| !p.trim().is_empty()) {
             config.ca_bundle = Some(PathBuf::from(path));
         }
@@ -52,5 +61,10 @@ impl PostgresConfig {
             config.connect_timeout = Duration::from_secs_f64(secs);
         }
         Ok(config)
+    }
+
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self> {
+        DbConfig::from_lookup(|k| std::env::var(k).ok())
     }
 }

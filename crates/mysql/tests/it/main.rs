@@ -1,0 +1,5 @@
+//! The MySQL / MariaDB target's integration tests, in one binary: one link, one moto and
+//! one private MariaDB shared by every test (each test makes its own users and secrets).
+
+mod conformance;
+mod server;
