@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up a Debian 12 (bookworm) machine to build and test secret-rotor.
+# Set up a Debian 12 (bookworm) machine to build and test secret-rotor: PostgreSQL and
+# MariaDB (whose tests run private servers), Python with moto, cfn-lint and cargo-lambda.
 #
 # Idempotent and non-interactive: installs only what is missing (apt-get update
 # only when some apt package is missing), starts the machine's PostgreSQL
@@ -88,6 +89,10 @@ pkg_installed() { [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" 
 apt_missing=()
 if ! have pg_ctlcluster || ! have psql || ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   apt_missing+=(postgresql postgresql-client) # Debian 12: PostgreSQL 15 server + client
+fi
+# MariaDB: the MySQL target's tests start private servers (mariadb-install-db + mariadbd).
+if ! { have mariadbd || [ -x /usr/sbin/mariadbd ]; } || ! have mariadb-install-db; then
+  apt_missing+=(mariadb-server) # Debian 12: MariaDB 10.11
 fi
 have python3 || apt_missing+=(python3)
 if ! have python3 || ! python3 -m pip --version >/dev/null 2>&1; then
@@ -185,6 +190,8 @@ echo "python3:      $(first_line python3 --version) ($(command -v python3))"
 echo "moto:         $(first_line python3 -c 'import moto; print(moto.__version__)')"
 echo "cfn-lint:     $(first_line cfn-lint --version)"
 echo "cargo-lambda: $(first_line cargo lambda --version)"
+mariadbd_bin="$(command -v mariadbd || echo /usr/sbin/mariadbd)"
+echo "mariadb:      $(first_line "$mariadbd_bin" --version)"
 if [ -n "$pg_bin" ]; then
   echo "postgres:     $(first_line "$pg_bin" --version)"
 else

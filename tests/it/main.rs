@@ -1,5 +1,6 @@
-//! Checks of the repository's deployable artefacts, in one binary: the sample events and
-//! the SAM template.
+//! Checks of the repository's deployable artefacts, in one binary: the sample events, the
+//! example secret values and the SAM template.
 
 mod sam_template;
 mod sample_events;
+mod sample_secrets;

@@ -30,12 +30,16 @@ fn cfn_lint_accepts_the_template() {
 #[test]
 fn the_template_deploys_the_workspace_binary_on_al2023() {
     let t = template();
-    assert!(t.contains("Binary: rotate-postgres"));
-    assert!(
-        repo()
-            .join("crates/postgres/src/bin/rotate-postgres.rs")
-            .exists()
-    );
+    for (binary, path) in [
+        (
+            "rotate-postgres",
+            "crates/postgres/src/bin/rotate-postgres.rs",
+        ),
+        ("rotate-mysql", "crates/mysql/src/bin/rotate-mysql.rs"),
+    ] {
+        assert!(t.contains(&format!("Binary: {binary}")), "{binary}");
+        assert!(repo().join(path).exists(), "{path}");
+    }
     for needle in [
         "Runtime: provided.al2023",
         "Handler: bootstrap",
@@ -63,11 +67,16 @@ fn every_environment_variable_is_one_the_code_reads() {
         .filter(|k| !k.starts_with('#') && !k.is_empty())
         .collect();
     assert!(names.len() >= 4, "found {names:?}");
-    let sources: String = ["crates/core/src", "crates/postgres/src"]
-        .iter()
-        .flat_map(|d| walk(&repo().join(d)))
-        .map(|p| std::fs::read_to_string(p).expect("source"))
-        .collect();
+    let sources: String = [
+        "crates/core/src",
+        "crates/db/src",
+        "crates/postgres/src",
+        "crates/mysql/src",
+    ]
+    .iter()
+    .flat_map(|d| walk(&repo().join(d)))
+    .map(|p| std::fs::read_to_string(p).expect("source"))
+    .collect();
     for name in names {
         assert!(
             sources.contains(&format!("\"{name}\"")),

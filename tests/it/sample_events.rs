@@ -42,7 +42,11 @@ macro_rules! sample_event_tests {
         fn every_sample_event_is_tested() {
             let tested = [$($file),*];
             for entry in std::fs::read_dir(events_dir()).expect("events/") {
-                let name = entry.expect("entry").file_name().into_string().expect("utf-8");
+                let entry = entry.expect("entry");
+                if entry.file_type().expect("file type").is_dir() {
+                    continue; // events/secrets: example secret values, tested apart
+                }
+                let name = entry.file_name().into_string().expect("utf-8");
                 assert!(tested.contains(&name.as_str()), "events/{name} has no test");
             }
         }

@@ -39,7 +39,7 @@ enum Command {
         /// The secret's ARN or name.
         #[arg(long)]
         secret_id: String,
-        /// The target: postgres. Default: from the secret's "engine".
+        /// The target: postgres or mysql (mariadb). Default: from the secret's "engine".
         #[arg(long)]
         target: Option<String>,
     },
@@ -48,7 +48,7 @@ enum Command {
         /// A JSON event: {"Step", "SecretId", "ClientRequestToken"[, "RotationToken"]}.
         #[arg(long, value_name = "FILE")]
         event: PathBuf,
-        /// The target: postgres. Default: from the secret's "engine".
+        /// The target: postgres or mysql (mariadb). Default: from the secret's "engine".
         #[arg(long)]
         target: Option<String>,
     },

@@ -4,6 +4,7 @@ use std::future::Future;
 
 use secret_rotor::store::{SecretStore, Selector};
 use secret_rotor::{Error, Result, SecretId, SecretVersion, Stage, Target};
+use secret_rotor_mysql::MysqlTarget;
 use secret_rotor_postgres::PostgresTarget;
 
 /// Work that runs with whichever target a secret needs (a generic closure, in effect).
@@ -37,6 +38,7 @@ macro_rules! targets {
 
 targets! {
     PostgresTarget::from_env() => ["postgres", "postgresql", "aurora-postgresql"],
+    MysqlTarget::from_env() => ["mysql", "aurora-mysql", "mariadb"],
 }
 
 /// The target's name: `--target` when given, else the `engine` of the secret's

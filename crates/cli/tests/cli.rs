@@ -444,13 +444,22 @@ async fn errors_are_reported_with_their_code() {
     let account = account().await;
     let before = describe(&account.secret_id).await;
     let run = cli(
-        &["rotate", "--secret-id", &account.arn, "--target", "mysql"],
+        &["rotate", "--secret-id", &account.arn, "--target", "oracle"],
         &[],
     )
     .await;
     assert_ne!(run.code, Some(0), "{}", run.transcript());
     run.expect_stderr("error [ConfigError]")
-        .expect_stderr("unknown target \"mysql\"");
+        .expect_stderr("unknown target \"oracle\"");
+    // A PostgreSQL secret forced onto the MySQL target: its engine is refused.
+    let run = cli(
+        &["rotate", "--secret-id", &account.arn, "--target", "mysql"],
+        &[],
+    )
+    .await;
+    run.expect_code(1)
+        .expect_stderr("error [InvalidSecret]")
+        .expect_stderr("\"engine\" is \"postgres\"");
     assert_eq!(
         describe(&account.secret_id).await,
         before,
@@ -578,4 +587,49 @@ async fn rotate_alternates_users_with_a_master_secret() {
     ] {
         assert!(!run.stdout.contains(password.as_str()) && !run.stderr.contains(password.as_str()));
     }
+}
+
+/// The CLI picks the target from the secret's `engine`: a MariaDB secret rotates with the
+/// MySQL target (its own CA bundle), and `--target` names it too.
+#[tokio::test]
+async fn rotate_picks_the_mysql_target_from_the_engine() {
+    use secret_rotor_testkit::conformance::Fixture;
+    let fx = secret_rotor_mysql::testing::fixture();
+    let moto = Moto::shared();
+    let user = unique_name("climy");
+    let first = hostile_password();
+    fx.create_account(&user, &first).await;
+    let arn = moto
+        .create_secret(
+            &unique_name("cli/mysql"),
+            &fx.secret_for(&user, &first).to_string(),
+        )
+        .await;
+    let ca = fx.server.ca_pem_path().display().to_string();
+    for target in [None, Some("mariadb")] {
+        let mut args = vec!["rotate", "--secret-id", &arn];
+        if let Some(target) = target {
+            args.extend(["--target", target]);
+        }
+        let run = cli(&args, &[("TLS_CA_BUNDLE", &ca)]).await;
+        run.expect_code(0).expect_stdout("password changed");
+        let value = moto
+            .store()
+            .await
+            .get_value(
+                &SecretId::new(&arn).unwrap(),
+                &Selector::stage(Stage::Current),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let password = value.password().unwrap().expose_secret().to_owned();
+        assert!(fx.can_login(&user, &password).await, "{target:?}");
+    }
+    assert!(!fx.can_login(&user, &first).await);
+    let unknown = cli(&["rotate", "--secret-id", &arn, "--target", "oracle"], &[]).await;
+    unknown
+        .expect_code(1)
+        .expect_stderr("ConfigError")
+        .expect_stderr("mariadb");
 }

@@ -263,6 +263,19 @@ impl MariaDb {
             .prefer_socket(false)
     }
 
+    /// Connection options over TCP with TLS, trusting this server's CA only.
+    ///
+    /// # Panics
+    /// When the server was started without TLS.
+    pub fn tls_options(&self, user: &str, password: &str) -> OptsBuilder {
+        let ca = std::fs::read(self.ca_pem_path()).expect("the CA file");
+        self.options(user, password).ssl_opts(Some(
+            mysql_async::SslOpts::default()
+                .with_root_certs(vec![ca.into()])
+                .with_disable_built_in_roots(true),
+        ))
+    }
+
     /// A root session over TCP without TLS.
     pub async fn admin(&self) -> Conn {
         Conn::new(self.options("root", &self.root_password))
@@ -284,9 +297,15 @@ impl MariaDb {
     /// passwords are not in the general log either). Names may hold quotes, spaces,
     /// backslashes, unicode.
     pub async fn create_user(&self, name: &str, password: &str) {
+        self.create_user_at(name, "%", password).await;
+    }
+
+    /// `CREATE USER `name`@`host`` with `password` (as its native hash).
+    pub async fn create_user_at(&self, name: &str, host: &str, password: &str) {
         self.execute(&format!(
-            "CREATE USER {}@'%' IDENTIFIED BY PASSWORD '{}'",
+            "CREATE USER {}@{} IDENTIFIED BY PASSWORD '{}'",
             ident(name),
+            ident(host),
             native_hash(password)
         ))
         .await;

@@ -2,4 +2,8 @@
 //! one private MariaDB shared by every test (each test makes its own users and secrets).
 
 mod conformance;
+mod lambda;
+mod parity;
+mod passwords;
 mod server;
+mod tls;

@@ -1,0 +1,41 @@
+//! Every example secret value in `events/secrets/` parses with the target its `engine`
+//! names, and carries what its strategy needs.
+
+use std::path::{Path, PathBuf};
+
+use secret_rotor::{SecretValue, Target};
+use secret_rotor_mysql::MysqlTarget;
+use secret_rotor_postgres::PostgresTarget;
+
+fn secrets_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/secrets")
+}
+
+#[test]
+fn every_example_secret_parses_with_its_target() {
+    let config = secret_rotor_db::DbConfig::default();
+    let postgres = PostgresTarget::new(config.clone()).expect("postgres target");
+    let mysql = MysqlTarget::new(config).expect("mysql target");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(secrets_dir()).expect("events/secrets/") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let value = SecretValue::parse(&std::fs::read_to_string(&path).expect("readable"))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let parsed = match value.str("engine") {
+            Some("postgres" | "aurora-postgresql") => postgres.parse_credential(&value).map(|_| ()),
+            Some("mysql" | "aurora-mysql" | "mariadb") => {
+                mysql.parse_credential(&value).map(|_| ())
+            }
+            other => panic!("{name}: unknown engine {other:?}"),
+        };
+        parsed.unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            name.contains("alternating"),
+            value.str("masterarn").is_some(),
+            "{name}: alternating users need \"masterarn\", single user does not"
+        );
+        seen += 1;
+    }
+    assert!(seen >= 4, "{seen} example secrets");
+}
