@@ -11,12 +11,14 @@
 //!   bundle, or the system's roots plus RDS's global bundle where the SAM layer puts it),
 //!   as a rustls configuration or as certificates for drivers that build their own;
 //! - [`failure`]: sorting a failed connection into `TargetUnreachable` and `TlsError` with
-//!   the same words for every database (wrong CA, wrong host name, no TLS on the server).
+//!   the same words for every database (wrong CA, wrong host name, no TLS on the server);
+//! - [`parity`]: comparing what the two users of an alternating pair hold.
 //!
 //! Nothing here is specific to one database, and nothing here calls Secrets Manager.
 
 mod config;
 pub mod failure;
+pub mod parity;
 mod secret;
 mod tls;
 

@@ -130,7 +130,7 @@ impl fmt::Display for Grant {
 }
 
 /// What an account holds: each grant with its grant (or admin) option.
-pub(crate) type Holdings = BTreeMap<Grant, bool>;
+pub(crate) type Holdings = secret_rotor_db::parity::Holdings<Grant>;
 
 /// Where the grantee sits in a row: the index of the `TO`/`FOR` token before it, and its
 /// byte span.
@@ -272,16 +272,7 @@ fn privileges(row: &str, toks: &[Token]) -> Vec<(String, Vec<String>)> {
     out
 }
 
-/// What `from` holds that `to` lacks (or holds without the option `from` has).
-pub(crate) fn missing(from: &Holdings, to: &Holdings) -> Vec<(Grant, bool)> {
-    from.iter()
-        .filter(|(grant, option)| match to.get(*grant) {
-            None => true,
-            Some(has) => **option && !*has,
-        })
-        .map(|(g, o)| (g.clone(), *o))
-        .collect()
-}
+pub(crate) use secret_rotor_db::parity::missing;
 
 /// An account's TLS requirement and resource limits, from its `SHOW CREATE USER` row.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

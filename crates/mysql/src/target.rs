@@ -25,18 +25,10 @@ const INFO: TargetInfo = TargetInfo::new(
 .with_default_exclude_characters(DEFAULT_EXCLUDE_CHARACTERS);
 
 /// The MySQL / MariaDB target.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct MysqlTarget {
     cas: TrustedCas,
     config: DbConfig,
-}
-
-impl std::fmt::Debug for MysqlTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MysqlTarget")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
 }
 
 impl MysqlTarget {

@@ -4,7 +4,6 @@
 //! Object names are quoted by the server (`format('%I')`), so the same object reads the
 //! same for both users of a pair and the statements are safe to run as they are.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use postgres_protocol::escape::escape_identifier;
@@ -56,7 +55,7 @@ impl Kind {
 }
 
 /// What a role holds: each privilege with whether it carries the grant (or admin) option.
-pub(crate) type Holdings = BTreeMap<Privilege, bool>;
+pub(crate) type Holdings = secret_rotor_db::parity::Holdings<Privilege>;
 
 /// Everything `role` holds in the current database and cluster-wide, leaving out what
 /// concerns the pair itself (`role` and `partner`) and what comes from ownership.
@@ -141,16 +140,7 @@ fn default_object_type(code: &str) -> &'static str {
     }
 }
 
-/// What `from` holds that `to` lacks (or holds without the grant option `from` has).
-pub(crate) fn missing(from: &Holdings, to: &Holdings) -> Vec<(Privilege, bool)> {
-    from.iter()
-        .filter(|(privilege, with_option)| match to.get(*privilege) {
-            None => true,
-            Some(has_option) => **with_option && !*has_option,
-        })
-        .map(|(p, o)| (p.clone(), *o))
-        .collect()
-}
+pub(crate) use secret_rotor_db::parity::missing;
 
 impl Privilege {
     /// The statement that gives this to `role` (an unquoted role name).

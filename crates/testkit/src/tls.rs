@@ -70,3 +70,20 @@ impl TestCertificates {
         }
     }
 }
+
+/// Asserts what a target's TLS tests check after provoking a wrong CA, a certificate for
+/// another host name and a server without TLS: three different messages, none holding any
+/// of `secrets`.
+pub fn assert_distinct_tls_errors(messages: &[&str], secrets: &[&str]) {
+    for (i, a) in messages.iter().enumerate() {
+        for b in &messages[i + 1..] {
+            assert_ne!(a, b, "two TLS failures read the same");
+        }
+        for secret in secrets {
+            assert!(
+                !a.contains(secret),
+                "a TLS error message holds a password: {a}"
+            );
+        }
+    }
+}

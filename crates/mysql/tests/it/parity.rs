@@ -4,9 +4,7 @@
 //! something fails and leaves no clone); never a grant into the live user.
 
 use mysql_async::prelude::Queryable;
-use secret_rotor::{
-    AlternateReport, Outcome, Parity, RotationConfig, RotationEvent, Rotator, Stage, Step,
-};
+use secret_rotor::{AlternateReport, Outcome, Parity, RotationConfig, Stage, Step};
 use secret_rotor_mysql::testing::{MyFixture, TEST_DATABASE, fixture};
 use secret_rotor_testkit::conformance::{AlternatingFixture, Case, Fixture, hostile_password};
 use secret_rotor_testkit::moto::unique_name;
@@ -189,30 +187,14 @@ async fn a_master_that_cannot_copy_everything_leaves_no_clone_unless_told_to_rep
         "AWSCURRENT keeps working"
     );
 
-    let report_only = Rotator::new(
-        std::sync::Arc::clone(case.rotator.target()),
-        case.store().clone(),
-        RotationConfig {
-            parity: Parity::Report,
-            ..case.rotator.config().clone()
-        },
-    )
-    .unwrap();
-    let mut set = None;
-    for step in [Step::SetSecret, Step::TestSecret, Step::FinishSecret] {
-        let report = report_only
-            .handle(&RotationEvent::new(
-                step,
-                case.secret_id.clone(),
-                token.clone(),
-            ))
-            .await
-            .unwrap_or_else(|e| panic!("{step}: {}", e.display_chain()));
-        if let Outcome::AlternateUserSet { report } = report.outcome {
-            set = Some(report);
-        }
-    }
-    let set = set.unwrap();
+    let report_only = RotationConfig {
+        parity: Parity::Report,
+        ..case.rotator.config().clone()
+    };
+    let outcomes = case.finish_with(report_only, &token).await;
+    let Outcome::AlternateUserSet { report: set } = &outcomes[0] else {
+        panic!("{outcomes:?}")
+    };
     assert!(
         set.unsynced.iter().any(|u| u.contains("PROCESS ON *.*")),
         "{:#?}",

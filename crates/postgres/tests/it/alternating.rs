@@ -295,27 +295,11 @@ async fn a_master_that_cannot_copy_everything_fails_unless_told_to_report() {
     );
 
     // Report only: the rotation goes on, and says what the clone lacks.
-    let report_only = Rotator::new(
-        std::sync::Arc::clone(case.rotator.target()),
-        case.store().clone(),
-        RotationConfig {
-            parity: Parity::Report,
-            ..case.rotator.config().clone()
-        },
-    )
-    .unwrap();
-    let mut outcomes = Vec::new();
-    for step in [Step::SetSecret, Step::TestSecret, Step::FinishSecret] {
-        let report = report_only
-            .handle(&RotationEvent::new(
-                step,
-                case.secret_id.clone(),
-                token.clone(),
-            ))
-            .await
-            .unwrap_or_else(|e| panic!("{step}: {e}"));
-        outcomes.push(report.outcome);
-    }
+    let report_only = RotationConfig {
+        parity: Parity::Report,
+        ..case.rotator.config().clone()
+    };
+    let outcomes = case.finish_with(report_only, &token).await;
     let Outcome::AlternateUserSet { report } = &outcomes[0] else {
         panic!("{outcomes:?}")
     };
@@ -414,15 +398,10 @@ async fn a_stronger_pending_user_is_never_promoted() {
         ))
         .await
         .unwrap();
-    let report_only = Rotator::new(
-        std::sync::Arc::clone(case.rotator.target()),
-        case.store().clone(),
-        RotationConfig {
-            parity: Parity::Report,
-            ..case.rotator.config().clone()
-        },
-    )
-    .unwrap();
+    let report_only = case.rotator_with(RotationConfig {
+        parity: Parity::Report,
+        ..case.rotator.config().clone()
+    });
     let token = case.start().await;
     case.ok(Step::CreateSecret, &token).await;
     let err = report_only

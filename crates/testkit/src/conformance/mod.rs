@@ -236,6 +236,32 @@ impl<'f, F: Fixture> Case<'f, F> {
         token
     }
 
+    /// A rotator for this case's target and secret with another configuration (e.g.
+    /// `PRIVILEGE_PARITY=report`).
+    pub fn rotator_with(&self, config: RotationConfig) -> Rotator<Arc<F::Target>, AwsSecretStore> {
+        Rotator::new(
+            Arc::clone(self.rotator.target()),
+            self.store().clone(),
+            config,
+        )
+        .expect("the configuration suits the target")
+    }
+
+    /// Runs setSecret, testSecret and finishSecret of rotation `token` with another
+    /// configuration ([`Case::rotator_with`]), each of which must succeed; their outcomes.
+    pub async fn finish_with(&self, config: RotationConfig, token: &VersionId) -> Vec<Outcome> {
+        let rotator = self.rotator_with(config);
+        let mut outcomes = Vec::new();
+        for step in &[Step::SetSecret, Step::TestSecret, Step::FinishSecret] {
+            let event = RotationEvent::new(*step, self.secret_id.clone(), token.clone());
+            match rotator.handle(&event).await {
+                Ok(report) => outcomes.push(report.outcome),
+                Err(e) => panic!("{step} failed: [{}] {}", e.code(), e.display_chain()),
+            }
+        }
+        outcomes
+    }
+
     /// The store.
     pub fn store(&self) -> &AwsSecretStore {
         self.rotator.store()
