@@ -169,8 +169,15 @@ fn print_report(report: &StepReport) {
             report.unsynced.len()
         ),
         Outcome::Tested => "pending credential logs in".to_owned(),
-        Outcome::Promoted { previous_version } => {
-            format!("AWSCURRENT moved here from {previous_version}")
+        Outcome::Promoted {
+            previous_version,
+            retired,
+        } => {
+            let revoked = retired
+                .as_ref()
+                .map(|r| format!("; retired {}", r.revoked.len()))
+                .unwrap_or_default();
+            format!("AWSCURRENT moved here from {previous_version}{revoked}")
         }
         other => format!("{other:?}"),
     };

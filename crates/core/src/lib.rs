@@ -53,6 +53,6 @@ pub use rotator::Rotator;
 pub use secret::SecretValue;
 pub use stage::{SecretDescription, Stage};
 pub use target::{
-    AlternateContext, AlternateReport, Capabilities, Credential, Login, Parity, Strategy, Target,
-    TargetInfo,
+    AlternateContext, AlternateReport, Capabilities, Credential, Login, Parity, PendingRequest,
+    RetireReport, RetireRequest, Strategy, Target, TargetInfo,
 };

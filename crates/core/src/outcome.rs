@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::event::{SecretId, Step, VersionId};
 use crate::stage::Stage;
-use crate::target::AlternateReport;
+use crate::target::{AlternateReport, RetireReport};
 
 /// The branch a step took.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,6 +42,9 @@ pub enum Outcome {
     Promoted {
         /// The version that was `AWSCURRENT` (now `AWSPREVIOUS`).
         previous_version: VersionId,
+        /// For targets that retire old credentials: what was revoked.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retired: Option<RetireReport>,
     },
 }
 
@@ -100,6 +103,7 @@ mod tests {
             Outcome::Tested,
             Outcome::Promoted {
                 previous_version: v,
+                retired: None,
             },
         ] {
             let json = serde_json::to_value(&outcome).unwrap();

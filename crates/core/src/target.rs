@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::event::VersionId;
 use crate::secret::SecretValue;
 
 /// How credentials are rotated.
@@ -58,12 +59,30 @@ impl std::str::FromStr for Strategy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capabilities {
     strategies: &'static [Strategy],
+    retires: bool,
 }
 
 impl Capabilities {
     /// A target that supports these strategies.
     pub const fn new(strategies: &'static [Strategy]) -> Self {
-        Capabilities { strategies }
+        Capabilities {
+            strategies,
+            retires: false,
+        }
+    }
+
+    /// The same, for a target whose old credentials stay valid until it revokes them (API
+    /// keys it issues, several passwords per user): the core gives it what is still in use
+    /// when it makes the pending credential ([`PendingRequest::previous`]) and calls
+    /// [`Target::retire`] after finishSecret.
+    pub const fn retiring(mut self) -> Self {
+        self.retires = true;
+        self
+    }
+
+    /// Whether the target retires old credentials ([`Capabilities::retiring`]).
+    pub fn retires(&self) -> bool {
+        self.retires
     }
 
     /// Whether `strategy` is supported.
@@ -189,6 +208,47 @@ impl std::str::FromStr for Parity {
                 ))
             })
     }
+}
+
+/// What createSecret passes to [`Target::pending_value`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct PendingRequest<'a, C> {
+    /// The value the core would store: `AWSCURRENT`'s with a new password from the
+    /// policy (and, for alternating users, the other user's name). Every key of
+    /// `AWSCURRENT` is in it.
+    pub proposed: SecretValue,
+    /// `AWSCURRENT`'s credential.
+    pub current: &'a C,
+    /// `AWSPREVIOUS`'s credential, for targets that retire ([`Capabilities::retiring`]):
+    /// with `current`, what is in use and must never be revoked.
+    pub previous: Option<&'a C>,
+    /// The rotation's token (the pending version's id): label what the target issues
+    /// with it, so that a retry after a crash can find what an earlier attempt issued.
+    pub token: &'a VersionId,
+}
+
+/// What [`Target::retire`] gets after finishSecret moved `AWSCURRENT`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RetireRequest<'a, C> {
+    /// The credential that was `AWSPREVIOUS` until this rotation: two generations old now,
+    /// held by no label. `None` on the first rotations.
+    pub retired: Option<&'a C>,
+    /// The new `AWSCURRENT` and `AWSPREVIOUS`: never revoke these.
+    pub keep: [&'a C; 2],
+    /// The rotation's token.
+    pub token: &'a VersionId,
+}
+
+/// What [`Target::retire`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RetireReport {
+    /// What was revoked (ids or names, never secrets).
+    pub revoked: Vec<String>,
+    /// What may be left over but could not be proven unused (e.g. keys of an API user
+    /// that other secrets may share), with when it was issued when known.
+    pub possible_orphans: Vec<String>,
 }
 
 /// What the core knows that [`Target::sync_alternate`] needs.
@@ -332,6 +392,35 @@ pub trait Target: Send + Sync {
         self.try_login(pending)
     }
 
+    /// createSecret: the value to store as the pending version. The default stores
+    /// [`PendingRequest::proposed`] (a new password from the policy). A target whose API
+    /// issues the credential (an API key, a token) overrides it: it first revokes what an
+    /// earlier attempt of this rotation issued and never stored (the core writes the
+    /// version after this returns: a crash in between leaves a live credential nobody
+    /// holds), then issues, and returns `proposed` with the issued fields. What it returns
+    /// is stored once, under the rotation's token, and never recomputed.
+    fn pending_value(
+        &self,
+        request: PendingRequest<'_, Self::Credential>,
+    ) -> impl Future<Output = Result<SecretValue>> + Send {
+        let value = request.proposed;
+        async move { Ok(value) }
+    }
+
+    /// After finishSecret moved `AWSCURRENT` (only for targets declaring
+    /// [`Capabilities::retiring`]): revoke what fell out of `AWSPREVIOUS`, never
+    /// `AWSCURRENT`'s or `AWSPREVIOUS`'s credential. Applications may still hold
+    /// `AWSPREVIOUS` during the grace period, so a credential is revoked two generations
+    /// after it was current. A failure is logged and reported, not fatal: the rotation is
+    /// done, and the next one sweeps what is older than `AWSPREVIOUS`.
+    fn retire(
+        &self,
+        request: RetireRequest<'_, Self::Credential>,
+    ) -> impl Future<Output = Result<RetireReport>> + Send {
+        let _ = request;
+        async { Ok(RetireReport::default()) }
+    }
+
     /// The other user of `current`'s alternating pair: `<user>_clone` for `<user>` and
     /// back. Targets with a user-name length limit override this to refuse, at
     /// createSecret and before anything is written, a name that would not fit.
@@ -398,6 +487,20 @@ impl<T: Target> Target for Arc<T> {
 
     fn alternate_username(&self, current: &Self::Credential) -> Result<String> {
         (**self).alternate_username(current)
+    }
+
+    fn pending_value(
+        &self,
+        request: PendingRequest<'_, Self::Credential>,
+    ) -> impl Future<Output = Result<SecretValue>> + Send {
+        (**self).pending_value(request)
+    }
+
+    fn retire(
+        &self,
+        request: RetireRequest<'_, Self::Credential>,
+    ) -> impl Future<Output = Result<RetireReport>> + Send {
+        (**self).retire(request)
     }
 
     fn sync_alternate(

@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use secret_rotor::store::{SecretStore, Selector};
 use secret_rotor::{
-    AlternateContext, AlternateReport, Error, Login, Result, RotationConfig, RotationEvent,
-    RotationToken, Rotator, SecretDescription, SecretId, SecretValue, Stage, Step, Target,
-    TargetInfo, VersionId,
+    AlternateContext, AlternateReport, Error, Login, PendingRequest, Result, RetireReport,
+    RetireRequest, RotationConfig, RotationEvent, RotationToken, Rotator, SecretDescription,
+    SecretId, SecretValue, Stage, Step, Target, TargetInfo, VersionId,
 };
 
 /// Which call to break.
@@ -239,6 +239,21 @@ impl<T: Target> Target for FaultyTarget<T> {
 
     fn alternate_username(&self, current: &Self::Credential) -> Result<String> {
         self.inner.alternate_username(current)
+    }
+
+    async fn pending_value(
+        &self,
+        request: PendingRequest<'_, Self::Credential>,
+    ) -> Result<SecretValue> {
+        self.plan
+            .call("target.pending_value", self.inner.pending_value(request))
+            .await
+    }
+
+    async fn retire(&self, request: RetireRequest<'_, Self::Credential>) -> Result<RetireReport> {
+        self.plan
+            .call("target.retire", self.inner.retire(request))
+            .await
     }
 
     async fn sync_alternate(

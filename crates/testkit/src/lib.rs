@@ -11,14 +11,17 @@
 //!   tests (free ports, a guard that stops it with the test process, a test CA);
 //! - [`faults`]: wrappers that crash a rotation after any external call;
 //! - [`conformance`]: the suite every target runs against its real server;
-//! - [`memory_store::MemoryStore`] and [`memory_target::MemoryTarget`]: an in-memory
-//!   Secrets Manager and a reference target, for unit tests of the state machine.
+//! - [`memory_store::MemoryStore`], [`memory_target::MemoryTarget`] and
+//!   [`memory_issuer::MemoryIssuer`]: an in-memory Secrets Manager, a reference target for
+//!   passwords and one for API keys that the API issues, for unit tests of the state
+//!   machine.
 //!
 //! Target-specific servers live with their target, behind its `testing` feature (e.g.
 //! `secret_rotor_postgres::testing::PgCluster`).
 
 pub mod conformance;
 pub mod faults;
+pub mod memory_issuer;
 pub mod memory_store;
 pub mod memory_target;
 pub mod moto;

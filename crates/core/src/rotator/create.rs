@@ -7,7 +7,7 @@ use crate::event::{RotationToken, SecretId, VersionId};
 use crate::outcome::Outcome;
 use crate::stage::{SecretDescription, Stage};
 use crate::store::{SecretStore, Selector};
-use crate::target::{Credential, Strategy, Target};
+use crate::target::{Credential, PendingRequest, Strategy, Target};
 
 impl<T: Target, S: SecretStore> Rotator<T, S> {
     /// Stores a new pending value, unless the pending version already has one (a retry:
@@ -30,7 +30,7 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
             return Ok(Outcome::PendingExists);
         }
         let (current, current_credential) = self.read_current(secret_id, description).await?;
-        let mut pending = current.with_password(self.config.password.generate()?);
+        let mut proposed = current.with_password(self.config.password.generate()?);
         if self.config.strategy == Strategy::AlternatingUsers {
             // Refused here, before anything is written, rather than in setSecret.
             let master_id = master_arn(&current)?;
@@ -47,8 +47,24 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
                 )
                 .await?;
             guard::master_is_apart(master.username(), current_credential.username(), &alternate)?;
-            pending = pending.with_username(&alternate);
+            proposed = proposed.with_username(&alternate);
         }
+        let previous = match self.target.info().capabilities.retires() {
+            true => {
+                self.read_previous_credential(secret_id, description)
+                    .await?
+            }
+            false => None,
+        };
+        let pending = self
+            .target
+            .pending_value(PendingRequest {
+                proposed,
+                current: &current_credential,
+                previous: previous.as_ref(),
+                token,
+            })
+            .await?;
         let pending_credential = self.parse(&pending, SecretVersion::Pending)?;
         self.store
             .put_pending(secret_id, token, &pending, rotation_token)

@@ -10,7 +10,7 @@ use crate::event::{SecretId, VersionId};
 use crate::outcome::Outcome;
 use crate::stage::{SecretDescription, Stage};
 use crate::store::SecretStore;
-use crate::target::{Login, Target};
+use crate::target::{Login, RetireReport, RetireRequest, Target};
 
 impl<T: Target, S: SecretStore> Rotator<T, S> {
     /// finishSecret: promote the pending version, after proving it logs in.
@@ -28,14 +28,61 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
                 token: token.to_string(),
             });
         }
+        // What the move takes out of use, read before it (targets that retire only).
+        let retiring = match self.target.info().capabilities.retires() {
+            true => Some((
+                self.read_previous_credential(secret_id, description)
+                    .await?,
+                self.read_current(secret_id, description).await?.1,
+            )),
+            false => None,
+        };
         self.store
             .update_stage(secret_id, Stage::Current, Some(token), Some(&current_id))
             .await?;
         self.remove_pending_label(secret_id, token).await?;
         info!(%secret_id, %token, previous = %current_id, "AWSCURRENT moved to the new version");
+        let retired = match retiring {
+            Some((retired, new_previous)) => {
+                let request = RetireRequest {
+                    retired: retired.as_ref(),
+                    keep: [&pending, &new_previous],
+                    token,
+                };
+                Some(self.retire(secret_id, request).await)
+            }
+            None => None,
+        };
         Ok(Outcome::Promoted {
             previous_version: current_id,
+            retired,
         })
+    }
+
+    /// Runs [`Target::retire`]; a failure is logged and reported, not fatal (the labels
+    /// have moved: the rotation is done, and the next one sweeps).
+    async fn retire(
+        &self,
+        secret_id: &SecretId,
+        request: RetireRequest<'_, T::Credential>,
+    ) -> RetireReport {
+        match self.target.retire(request).await {
+            Ok(report) => {
+                info!(%secret_id, revoked = ?report.revoked, possible_orphans = ?report.possible_orphans, "retired what fell out of AWSPREVIOUS");
+                report
+            }
+            Err(error) => {
+                warn!(%secret_id, code = error.code(), error = %error.display_chain(), "retiring the credential two generations old failed; the next rotation sweeps it");
+                RetireReport {
+                    possible_orphans: vec![format!(
+                        "retiring failed ([{}] {}); the next rotation sweeps",
+                        error.code(),
+                        error
+                    )],
+                    ..RetireReport::default()
+                }
+            }
+        }
     }
 
     /// The login that proves the pending credential before it is promoted. After a

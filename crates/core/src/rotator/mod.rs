@@ -254,6 +254,24 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         Ok((value, credential))
     }
 
+    /// `AWSPREVIOUS`'s credential, when there is one that parses (an unusable old version
+    /// is no reason to fail).
+    async fn read_previous_credential(
+        &self,
+        secret_id: &SecretId,
+        description: &SecretDescription,
+    ) -> Result<Option<T::Credential>> {
+        let Some(previous_id) = description.version_with(&Stage::Previous) else {
+            return Ok(None);
+        };
+        let value = self
+            .store
+            .get_value(secret_id, &Selector::version(previous_id, Stage::Previous))
+            .await
+            .map_err(|e| e.in_version(SecretVersion::Previous))?;
+        Ok(value.and_then(|v| self.parse(&v, SecretVersion::Previous).ok()))
+    }
+
     async fn read_pending(&self, secret_id: &SecretId, token: &VersionId) -> Result<T::Credential> {
         let value = self
             .read(

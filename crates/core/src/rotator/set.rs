@@ -135,9 +135,9 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
             pending.username(),
         )?;
         let pair_established = self
-            .previous_username(secret_id, description)
+            .read_previous_credential(secret_id, description)
             .await?
-            .is_some_and(|user| user == pending.username());
+            .is_some_and(|previous| previous.username() == pending.username());
         let context =
             AlternateContext::new(self.config.parity).with_pair_established(pair_established);
         let report = self
@@ -146,28 +146,6 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
             .await?;
         log_report(secret_id, pending.username(), &report);
         Ok(Outcome::AlternateUserSet { report })
-    }
-}
-
-impl<T: Target, S: SecretStore> Rotator<T, S> {
-    /// The user name of `AWSPREVIOUS`, when there is one that parses.
-    async fn previous_username(
-        &self,
-        secret_id: &SecretId,
-        description: &SecretDescription,
-    ) -> Result<Option<String>> {
-        let Some(previous_id) = description.version_with(&Stage::Previous) else {
-            return Ok(None);
-        };
-        let value = self
-            .store
-            .get_value(secret_id, &Selector::version(previous_id, Stage::Previous))
-            .await
-            .map_err(|e| e.in_version(SecretVersion::Previous))?;
-        Ok(value
-            .as_ref()
-            .and_then(|v| self.parse(v, SecretVersion::Previous).ok())
-            .map(|c| c.username().to_owned()))
     }
 }
 

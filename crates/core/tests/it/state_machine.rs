@@ -110,7 +110,8 @@ async fn full_rotation_moves_labels_and_changes_the_password() {
     assert_eq!(
         fx.outcome(Step::FinishSecret, &t).await,
         Outcome::Promoted {
-            previous_version: fx.v1.clone()
+            previous_version: fx.v1.clone(),
+            retired: None,
         }
     );
     assert_eq!(

@@ -33,6 +33,7 @@
 //! another one there.
 
 mod alternating;
+mod issuing;
 mod logs;
 mod single_user;
 
@@ -52,6 +53,7 @@ use crate::faults::{Fault, FaultPlan, FaultyStore, FaultyTarget, faulty_rotator,
 use crate::moto::Moto;
 
 pub use alternating::*;
+pub use issuing::*;
 pub use logs::capture_logs;
 pub use single_user::*;
 

@@ -24,7 +24,8 @@ pub async fn rotates_end_to_end<F: Fixture>(fixture: &F) {
     assert_eq!(
         case.ok(Step::FinishSecret, &token).await,
         Outcome::Promoted {
-            previous_version: case.first_version.clone()
+            previous_version: case.first_version.clone(),
+            retired: None,
         }
     );
     case.assert_rotated(&token, &case.first_password).await;

@@ -1,7 +1,8 @@
 //! The conformance suite on the reference in-memory target: the suite itself is checked
 //! against a target whose behaviour is known, with moto as the Secrets Manager API.
 
-use secret_rotor_testkit::conformance::{AlternatingFixture, Fixture};
+use secret_rotor_testkit::conformance::{AlternatingFixture, Fixture, IssuingFixture};
+use secret_rotor_testkit::memory_issuer::MemoryIssuer;
 use secret_rotor_testkit::memory_target::MemoryTarget;
 use serde_json::{Value, json};
 
@@ -63,3 +64,44 @@ impl AlternatingFixture for MemoryFixture {
 
 secret_rotor_testkit::conformance_tests!(fixture());
 secret_rotor_testkit::alternating_conformance_tests!(fixture());
+
+/// The issuing cases on the in-memory key-issuing API: one account per case.
+struct IssuerFixture(MemoryIssuer);
+
+fn issuer() -> IssuerFixture {
+    use std::sync::OnceLock;
+    static API: OnceLock<MemoryIssuer> = OnceLock::new();
+    IssuerFixture(API.get_or_init(MemoryIssuer::new).clone())
+}
+
+impl IssuingFixture for IssuerFixture {
+    type Target = MemoryIssuer;
+
+    fn target(&self) -> MemoryIssuer {
+        self.0.clone()
+    }
+
+    async fn first_secret(&self) -> Value {
+        let account = format!("acct-{}", uuid::Uuid::new_v4().simple());
+        let (id, key) = self.0.issue(&account, "out of band");
+        json!({"account": account, "key_id": id, "api_key": key, "note": "kept"})
+    }
+
+    async fn works(&self, secret: &Value) -> bool {
+        self.0.works(secret["api_key"].as_str().unwrap_or_default())
+    }
+
+    async fn live_keys(&self, secret: &Value) -> Vec<String> {
+        self.0.live(secret["account"].as_str().unwrap_or_default())
+    }
+
+    fn key_id_field(&self) -> &'static str {
+        "key_id"
+    }
+
+    fn key_field(&self) -> &'static str {
+        "api_key"
+    }
+}
+
+secret_rotor_testkit::issuing_conformance_tests!(issuer());
