@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Rotation benchmark: full rotations of a PostgreSQL secret through the real, optimised
-# rotate-postgres binary (moto + a private PostgreSQL with TLS, both started by the bench).
-# Prints a table and a `BENCH_JSON {...}` summary line; asserts nothing about speed.
+# Rotation benchmarks: full rotations through the real, optimised Lambda binaries, single
+# user and alternating users: rotate-postgres against a private PostgreSQL, then
+# rotate-mysql against a private MariaDB (moto and each server, with TLS, started by the
+# benches; the shared code is secret_rotor_testkit::bench). Prints tables and one
+# `BENCH_JSON {...}` summary line per target and strategy; asserts nothing about speed.
 # Not part of scripts/test.sh (it builds the release profile).
 #
 #   scripts/bench.sh                       # 20 timed warm rotations, 3 fresh processes
@@ -23,5 +25,7 @@ export BENCH_ROTATIONS="${BENCH_ROTATIONS:-20}"
 export BENCH_COLD_RUNS="${BENCH_COLD_RUNS:-3}"
 
 started=$SECONDS
-cargo bench -p secret-rotor-postgres --bench rotation "$@"
-printf 'bench.sh: cargo bench took %s s (release build included)\n' "$((SECONDS - started))"
+for package in secret-rotor-postgres secret-rotor-mysql; do
+  cargo bench -p "$package" --bench rotation "$@"
+done
+printf 'bench.sh: cargo bench took %s s (release builds included)\n' "$((SECONDS - started))"

@@ -11,6 +11,8 @@
 //!   tests (free ports, a guard that stops it with the test process, a test CA);
 //! - [`faults`]: wrappers that crash a rotation after any external call;
 //! - [`conformance`]: the suite every target runs against its real server;
+//! - [`bench`](mod@bench): the rotation benchmark every target runs through its real Lambda
+//!   binary;
 //! - [`memory_store::MemoryStore`], [`memory_target::MemoryTarget`] and
 //!   [`memory_issuer::MemoryIssuer`]: an in-memory Secrets Manager, a reference target for
 //!   passwords and one for API keys that the API issues, for unit tests of the state
@@ -19,6 +21,7 @@
 //! Target-specific servers live with their target, behind its `testing` feature (e.g.
 //! `secret_rotor_postgres::testing::PgCluster`).
 
+pub mod bench;
 pub mod conformance;
 pub mod faults;
 pub mod memory_issuer;
