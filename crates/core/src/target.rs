@@ -218,6 +218,9 @@ pub struct PendingRequest<'a, C> {
     /// policy (and, for alternating users, the other user's name). Every key of
     /// `AWSCURRENT` is in it.
     pub proposed: SecretValue,
+    /// `AWSCURRENT`'s value as it is (a target that issues keys starts from it: its
+    /// `password`, if any, is not the rotating credential).
+    pub current_value: &'a SecretValue,
     /// `AWSCURRENT`'s credential.
     pub current: &'a C,
     /// `AWSPREVIOUS`'s credential, for targets that retire ([`Capabilities::retiring`]):

@@ -60,6 +60,7 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
             .target
             .pending_value(PendingRequest {
                 proposed,
+                current_value: &current,
                 current: &current_credential,
                 previous: previous.as_ref(),
                 token,

@@ -1,0 +1,197 @@
+//! Sending a spec's request: templates rendered, bounded time, retries with backoff on
+//! 429 and 5xx, TLS through rustls with the configured CAs. Nothing secret is logged or put
+//! in an error: not the URL (it may carry a key), not the headers, not the answer's body
+//! (APIs echo what they were sent).
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use reqwest::header::{HeaderName, HeaderValue};
+use secret_rotor::{Error, Result};
+use secret_rotor_db::failure;
+use serde_json::Value;
+use tracing::{debug, warn};
+
+use crate::spec::{Auth, Request, Spec};
+use crate::template::{self, Scope};
+
+/// An answer: its status and its body as JSON (`Null` when it is not JSON).
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: Value,
+}
+
+/// The first wait between attempts; it doubles each time, and `Retry-After` is honoured
+/// up to [`MAX_WAIT`].
+const FIRST_WAIT: Duration = Duration::from_millis(200);
+const MAX_WAIT: Duration = Duration::from_secs(5);
+
+/// Sends requests for one spec.
+#[derive(Debug, Clone)]
+pub(crate) struct Client {
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client trusting `tls` (verify-full) and bounded by the spec's timeout.
+    pub(crate) fn new(tls: rustls::ClientConfig, timeout: Duration) -> Result<Client> {
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Client { http })
+    }
+
+    /// Sends `request` (the spec step `place`) with values from `scope`; retries 429 and
+    /// 5xx answers and connection failures up to the spec's `retries`, with backoff.
+    pub(crate) async fn send(
+        &self,
+        spec: &Spec,
+        place: &str,
+        request: &Request,
+        scope: &dyn Scope,
+    ) -> Result<Answer> {
+        let url = template::render(&request.url, scope).map_err(|m| config(place, m))?;
+        let server = origin(&url);
+        if url.to_ascii_lowercase().starts_with("http://") && !spec.allow_http {
+            return Err(Error::config(format!(
+                "{place}: the URL is plain http; use https, or set \"allow_http\": true in the spec"
+            )));
+        }
+        let body = request
+            .body
+            .as_ref()
+            .map(|b| b.render(scope).map_err(|m| config(place, m)))
+            .transpose()?;
+        let mut headers = Vec::new();
+        for (name, value) in &request.headers {
+            headers.push((
+                name.clone(),
+                template::render(value, scope).map_err(|m| config(place, m))?,
+            ));
+        }
+        let render = |parts| template::render(parts, scope).map_err(|m| config(place, m));
+        let auth = match &request.auth {
+            None => None,
+            Some(Auth::Basic { username, password }) => {
+                Some(Authorization::Basic(render(username)?, render(password)?))
+            }
+            Some(Auth::Bearer(token)) => Some(Authorization::Bearer(render(token)?)),
+            Some(Auth::Header { name, value }) => {
+                headers.push((name.clone(), render(value)?));
+                None
+            }
+        };
+        let mut wait = FIRST_WAIT;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut builder = self.http.request(request.method.clone(), &url);
+            builder = match &auth {
+                Some(Authorization::Basic(user, password)) => {
+                    builder.basic_auth(user, Some(password))
+                }
+                Some(Authorization::Bearer(token)) => builder.bearer_auth(token),
+                None => builder,
+            };
+            for (name, value) in &headers {
+                let name = HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| config(place, format!("{name:?} is not a header name")))?;
+                let mut value = HeaderValue::from_str(value).map_err(|_| {
+                    config(place, format!("the value of header {name} is not valid"))
+                })?;
+                value.set_sensitive(true);
+                builder = builder.header(name, value);
+            }
+            if let Some(body) = &body {
+                builder = builder.json(body);
+            }
+            let retry_after;
+            match builder.send().await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    retry_after = response
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    let transient = status == 429 || status >= 500;
+                    if !transient || attempt > spec.retries {
+                        let bytes = response.bytes().await.unwrap_or_default();
+                        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                        debug!(spec = %spec.name, step = place, status, "HTTP answer");
+                        return Ok(Answer { status, body });
+                    }
+                    warn!(spec = %spec.name, step = place, status, attempt, "transient HTTP answer; retrying");
+                }
+                Err(e) => {
+                    let e = e.without_url();
+                    if attempt > spec.retries || !(e.is_connect() || e.is_timeout()) {
+                        return Err(transport_error(server, place, e));
+                    }
+                    warn!(spec = %spec.name, step = place, attempt, "HTTP request failed; retrying");
+                    retry_after = None;
+                }
+            }
+            let pause = retry_after.unwrap_or(wait).min(MAX_WAIT);
+            tokio::time::sleep(pause).await;
+            wait = (wait * 2).min(MAX_WAIT);
+        }
+    }
+}
+
+/// The URL's scheme, host and port, for messages (never its path or query).
+fn origin(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}{}",
+            u.scheme(),
+            u.host_str().unwrap_or("?"),
+            u.port().map(|p| format!(":{p}")).unwrap_or_default()
+        ),
+        Err(_) => "the API".to_owned(),
+    }
+}
+
+fn config(place: &str, message: String) -> Error {
+    Error::config(format!("{place}: {message}"))
+}
+
+/// `Authorization` as reqwest writes it (and marks it sensitive).
+enum Authorization {
+    Basic(String, String),
+    Bearer(String),
+}
+
+/// A request that got no answer: TLS refused, unreachable, or timed out.
+fn transport_error(server: String, place: &str, e: reqwest::Error) -> Error {
+    if failure::is_tls_failure(&e) {
+        return failure::tls_failure(server, e);
+    }
+    let timeout = e.is_timeout();
+    let mut text = String::new();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    if text.contains("InvalidContentType") || text.contains("corrupt message") {
+        // A plain-http server answering a TLS handshake.
+        return failure::no_tls(server, e);
+    }
+    Error::Unreachable {
+        target: server,
+        reason: if timeout {
+            format!("{place}: no answer in time")
+        } else {
+            format!("{place}: the request failed")
+        },
+        source: Some(Box::new(e)),
+    }
+}

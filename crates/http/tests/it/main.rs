@@ -1,0 +1,3 @@
+//! The HTTP API target's integration tests, in one binary.
+
+mod client;
