@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Set up a Debian 12 (bookworm) machine to build and test secret-rotor: PostgreSQL and
-# MariaDB (whose tests run private servers), Python with moto, cfn-lint and cargo-lambda.
+# MariaDB (whose tests run private servers), RabbitMQ with its management API and
+# Verdaccio (the HTTP target's real APIs), Python with moto, cfn-lint and cargo-lambda.
 #
 # Idempotent and non-interactive: installs only what is missing (apt-get update
 # only when some apt package is missing), starts the machine's PostgreSQL
-# cluster(s) if they are down, and prints the tool versions. On a machine that
+# cluster(s) and RabbitMQ if they are down, and prints the tool versions. On a machine that
 # already has everything it changes nothing and takes a few seconds.
 #
 # Runs as root, or as a user with sudo (used for apt-get and pg_ctlcluster only).
@@ -94,6 +95,10 @@ fi
 if ! { have mariadbd || [ -x /usr/sbin/mariadbd ]; } || ! have mariadb-install-db; then
   apt_missing+=(mariadb-server) # Debian 12: MariaDB 10.11
 fi
+# RabbitMQ: the HTTP target's tests rotate users through its management API.
+{ have rabbitmqctl || [ -x /usr/sbin/rabbitmqctl ]; } || apt_missing+=(rabbitmq-server)
+# Node.js: Verdaccio (a real npm registry issuing tokens) runs from crates/http/tests/verdaccio.
+{ have node && have npm; } || apt_missing+=(nodejs npm)
 have python3 || apt_missing+=(python3)
 if ! have python3 || ! python3 -m pip --version >/dev/null 2>&1; then
   apt_missing+=(python3-pip)
@@ -178,6 +183,39 @@ if have pg_lsclusters; then
   [ "$clusters" -gt 0 ] || log "no PostgreSQL cluster on this machine (fine: tests start private ones)"
 fi
 
+# --- Services: RabbitMQ with the management plugin -------------------------
+# The broker of this machine (its tests create their own users and vhosts).
+PATH="$PATH:/usr/sbin"
+if ! as_root rabbitmqctl -q status >/dev/null 2>&1; then
+  log "starting RabbitMQ"
+  as_root sh -c 'rabbitmq-server -detached >/dev/null 2>&1' || true
+  as_root rabbitmqctl -q wait --timeout 120 /var/lib/rabbitmq/mnesia/rabbit@"$(hostname -s)".pid >/dev/null 2>&1 ||
+    as_root rabbitmqctl -q await_startup --timeout 120 >/dev/null 2>&1 ||
+    die "RabbitMQ did not start (see /var/log/rabbitmq/)"
+  changed+=("started RabbitMQ")
+fi
+if ! as_root rabbitmq-plugins list -e -q 2>/dev/null | grep -q 'rabbitmq_management\b'; then
+  log "enabling rabbitmq_management"
+  as_root rabbitmq-plugins enable -q rabbitmq_management >/dev/null
+  changed+=("enabled rabbitmq_management")
+fi
+for _ in $(seq 60); do
+  curl -fsS -o /dev/null -u guest:guest http://127.0.0.1:15672/api/overview 2>/dev/null && break
+  sleep 1
+done
+curl -fsS -o /dev/null -u guest:guest http://127.0.0.1:15672/api/overview ||
+  die "RabbitMQ's management API does not answer on http://127.0.0.1:15672"
+
+# --- Verdaccio (npm) for the HTTP target's token-issuing tests -----------------
+verdaccio_dir="$REPO_ROOT/crates/http/tests/verdaccio"
+if [ ! -x "$verdaccio_dir/node_modules/.bin/verdaccio" ] ||
+  ! cmp -s "$verdaccio_dir/package-lock.json" "$verdaccio_dir/node_modules/.installed-from-lock"; then
+  log "npm ci in crates/http/tests/verdaccio"
+  (cd "$verdaccio_dir" && npm ci --no-audit --no-fund --loglevel=error &&
+    cp package-lock.json node_modules/.installed-from-lock)
+  changed+=("npm: verdaccio")
+fi
+
 # --- Summary ----------------------------------------------------------------
 first_line() { "$@" 2>&1 | head -n 1 || true; }
 pg_bin="$(compgen -G '/usr/lib/postgresql/*/bin/postgres' | sort -V | tail -n 1 || true)"
@@ -192,6 +230,9 @@ echo "cfn-lint:     $(first_line cfn-lint --version)"
 echo "cargo-lambda: $(first_line cargo lambda --version)"
 mariadbd_bin="$(command -v mariadbd || echo /usr/sbin/mariadbd)"
 echo "mariadb:      $(first_line "$mariadbd_bin" --version)"
+echo "rabbitmq:     $(as_root rabbitmqctl -q version 2>/dev/null || echo '?')"
+echo "node:         $(first_line node --version)"
+echo "verdaccio:    $(first_line "$verdaccio_dir/node_modules/.bin/verdaccio" --version)"
 if [ -n "$pg_bin" ]; then
   echo "postgres:     $(first_line "$pg_bin" --version)"
 else

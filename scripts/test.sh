@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine or a warm one:
-#   1. scripts/setup.sh installs what is missing (apt: PostgreSQL, MariaDB, Python, pip;
-#      pip: moto[server], cfn-lint, cargo-lambda) and starts the services;
+#   1. scripts/setup.sh installs what is missing (apt: PostgreSQL, MariaDB, RabbitMQ,
+#      Node.js/npm, Python, pip; pip: moto[server], cfn-lint, cargo-lambda; npm: Verdaccio
+#      from crates/http/tests/verdaccio/package-lock.json) and starts the services
+#      (RabbitMQ with its management plugin);
 #   2. formatting, clippy with -D warnings, rustdoc with -D warnings;
 #   3. every test: unit, state machine, conformance and fault injection on a private
 #      PostgreSQL and a private MariaDB that enforce passwords (TLS verify-full, test
-#      CA) and moto,
+#      CA), RabbitMQ and a private Verdaccio (the HTTP target), and moto,
 #      the Lambda binary through the Runtime API, the CLI, sample events, the SAM
 #      template (tests/it/sam_template.rs runs cfn-lint on it).
 # Tests start their own moto and PostgreSQL instances on free ports; a missing tool is

@@ -36,6 +36,7 @@ fn the_template_deploys_the_workspace_binary_on_al2023() {
             "crates/postgres/src/bin/rotate-postgres.rs",
         ),
         ("rotate-mysql", "crates/mysql/src/bin/rotate-mysql.rs"),
+        ("rotate-http", "crates/http/src/bin/rotate-http.rs"),
     ] {
         assert!(t.contains(&format!("Binary: {binary}")), "{binary}");
         assert!(repo().join(path).exists(), "{path}");
@@ -53,25 +54,30 @@ fn the_template_deploys_the_workspace_binary_on_al2023() {
 #[test]
 fn every_environment_variable_is_one_the_code_reads() {
     let t = template();
-    let block = t
-        .split("Variables:")
-        .nth(1)
-        .expect("an Environment Variables block");
-    let names: Vec<&str> = block
-        .lines()
-        .skip(1)
-        .take_while(|l| {
-            l.starts_with("          ") || l.trim().is_empty() || l.trim_start().starts_with('#')
+    let blocks: Vec<&str> = t.split("Variables:").skip(1).collect();
+    assert_eq!(blocks.len(), 3, "one Environment block per function");
+    let names: Vec<&str> = blocks
+        .iter()
+        .flat_map(|block| {
+            block
+                .lines()
+                .skip(1)
+                .take_while(|l| {
+                    l.starts_with("          ")
+                        || l.trim().is_empty()
+                        || l.trim_start().starts_with('#')
+                })
+                .filter_map(|l| l.trim().split_once(':').map(|(k, _)| k))
+                .filter(|k| !k.starts_with('#') && !k.is_empty())
         })
-        .filter_map(|l| l.trim().split_once(':').map(|(k, _)| k))
-        .filter(|k| !k.starts_with('#') && !k.is_empty())
         .collect();
-    assert!(names.len() >= 4, "found {names:?}");
+    assert!(names.contains(&"HTTP_SPEC_FILE"), "found {names:?}");
     let sources: String = [
         "crates/core/src",
         "crates/db/src",
         "crates/postgres/src",
         "crates/mysql/src",
+        "crates/http/src",
     ]
     .iter()
     .flat_map(|d| walk(&repo().join(d)))

@@ -1,9 +1,11 @@
 //! Every example secret value in `events/secrets/` parses with the target its `engine`
-//! names, and carries what its strategy needs.
+//! names (`http-<api>.json`: the HTTP target with the example spec `<api>.json`), and
+//! carries what its strategy needs.
 
 use std::path::{Path, PathBuf};
 
 use secret_rotor::{SecretValue, Target};
+use secret_rotor_http::{HttpTarget, load_spec};
 use secret_rotor_mysql::MysqlTarget;
 use secret_rotor_postgres::PostgresTarget;
 
@@ -15,7 +17,7 @@ fn secrets_dir() -> PathBuf {
 fn every_example_secret_parses_with_its_target() {
     let config = secret_rotor_db::DbConfig::default();
     let postgres = PostgresTarget::new(config.clone()).expect("postgres target");
-    let mysql = MysqlTarget::new(config).expect("mysql target");
+    let mysql = MysqlTarget::new(config.clone()).expect("mysql target");
     let mut seen = 0;
     for entry in std::fs::read_dir(secrets_dir()).expect("events/secrets/") {
         let path = entry.expect("entry").path();
@@ -27,6 +29,16 @@ fn every_example_secret_parses_with_its_target() {
             Some("mysql" | "aurora-mysql" | "mariadb") => {
                 mysql.parse_credential(&value).map(|_| ())
             }
+            None if name.starts_with("http-") => {
+                let api = name["http-".len()..].split(['-', '.']).next().unwrap();
+                let spec = Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join(format!("../crates/http/examples/specs/{api}.json"));
+                let spec = load_spec(&spec).unwrap_or_else(|e| panic!("{name}: {e}"));
+                HttpTarget::new(Some(spec), &config)
+                    .expect("http target")
+                    .parse_credential(&value)
+                    .map(|_| ())
+            }
             other => panic!("{name}: unknown engine {other:?}"),
         };
         parsed.unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -37,5 +49,5 @@ fn every_example_secret_parses_with_its_target() {
         );
         seen += 1;
     }
-    assert!(seen >= 4, "{seen} example secrets");
+    assert!(seen >= 7, "{seen} example secrets");
 }

@@ -4,6 +4,7 @@ use std::future::Future;
 
 use secret_rotor::store::{SecretStore, Selector};
 use secret_rotor::{Error, Result, SecretId, SecretVersion, Stage, Target};
+use secret_rotor_http::{HttpTarget, SPEC_KEY};
 use secret_rotor_mysql::MysqlTarget;
 use secret_rotor_postgres::PostgresTarget;
 
@@ -39,10 +40,11 @@ macro_rules! targets {
 targets! {
     PostgresTarget::from_env() => ["postgres", "postgresql", "aurora-postgresql"],
     MysqlTarget::from_env() => ["mysql", "aurora-mysql", "mariadb"],
+    HttpTarget::from_env() => ["http"],
 }
 
 /// The target's name: `--target` when given, else the `engine` of the secret's
-/// AWSCURRENT value.
+/// AWSCURRENT value, else `http` for a secret that carries its own HTTP spec.
 pub(crate) async fn target_name<S: SecretStore>(
     flag: Option<&str>,
     store: &S,
@@ -66,6 +68,9 @@ pub(crate) async fn target_name<S: SecretStore>(
     };
     match current.str("engine") {
         Some(engine) => Ok(engine.to_owned()),
-        None => Err(Error::config("the secret has no \"engine\": pass --target")),
+        None if current.get(SPEC_KEY).is_some() => Ok("http".to_owned()),
+        None => Err(Error::config(
+            "the secret has no \"engine\" (nor an HTTP spec): pass --target",
+        )),
     }
 }

@@ -633,3 +633,69 @@ async fn rotate_picks_the_mysql_target_from_the_engine() {
         .expect_stderr("ConfigError")
         .expect_stderr("mariadb");
 }
+
+/// RabbitMQ's management API (the broker `scripts/setup.sh` starts).
+const RABBITMQ: &str = "http://127.0.0.1:15672";
+
+/// Whether `user`/`password` logs in to RabbitMQ's management API.
+async fn rabbitmq_login(user: &str, password: &str) -> bool {
+    let status = reqwest::Client::new()
+        .get(format!("{RABBITMQ}/api/whoami"))
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .expect("RabbitMQ's management API answers (scripts/setup.sh enables it)")
+        .status();
+    assert!(status == 200 || status == 401, "whoami: {status}");
+    status == 200
+}
+
+/// A secret that carries its own HTTP spec (no `engine`) rotates with the HTTP target:
+/// a RabbitMQ user's password changed through the management API, proven by the broker.
+#[tokio::test]
+async fn rotate_picks_the_http_target_for_a_secret_with_a_spec() {
+    let user = unique_name("clihttp");
+    let first = hostile_password();
+    let created = reqwest::Client::new()
+        .put(format!("{RABBITMQ}/api/users/{user}"))
+        .basic_auth("guest", Some("guest"))
+        .json(&json!({"password": first, "tags": "administrator"}))
+        .send()
+        .await
+        .expect("RabbitMQ's management API answers (scripts/setup.sh enables it)");
+    assert!(
+        created.status().is_success(),
+        "create {user}: {}",
+        created.status()
+    );
+    let spec_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../http/examples/specs/rabbitmq.json"
+    );
+    let mut spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(spec_path).unwrap()).unwrap();
+    spec["allow_http"] = true.into();
+    let secret = json!({
+        "username": user,
+        "password": first,
+        "url": RABBITMQ,
+        "rotation_spec": spec,
+    });
+    let moto = Moto::shared();
+    let arn = moto
+        .create_secret(&unique_name("cli/http"), &secret.to_string())
+        .await;
+    let run = cli(&["rotate", "--secret-id", &arn], &[]).await;
+    run.expect_code(0).expect_stdout("password changed");
+    let new = current_password(&SecretId::new(&arn).unwrap()).await;
+    assert_ne!(new, first);
+    assert!(
+        rabbitmq_login(&user, &new).await,
+        "the new password logs in"
+    );
+    assert!(
+        !rabbitmq_login(&user, &first).await,
+        "the old one is refused"
+    );
+    assert!(!run.transcript().contains(&new) && !run.transcript().contains(&first));
+}

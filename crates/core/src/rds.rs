@@ -19,6 +19,11 @@ pub const PRIMARY_INSTANCE_TAG: &str = "aws:rds:primaryDBInstanceArn";
 /// The tag RDS puts on the master secret of a DB cluster.
 pub const PRIMARY_CLUSTER_TAG: &str = "aws:rds:primaryDBClusterArn";
 
+/// Whether a secret's tags name the RDS instance or cluster whose master it is.
+pub fn names_a_database(tags: &BTreeMap<String, String>) -> bool {
+    tags.contains_key(PRIMARY_INSTANCE_TAG) || tags.contains_key(PRIMARY_CLUSTER_TAG)
+}
+
 /// A database's address as RDS reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DbEndpoint {

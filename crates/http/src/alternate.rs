@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::credential::HttpCredential;
 use crate::spec::{Alternate, ParityCheck};
+use crate::steps::{self, Ran};
 use crate::target::{Vars, expect, send};
 
 pub(crate) async fn sync(
@@ -29,7 +30,6 @@ pub(crate) async fn sync(
         ));
     };
     let mut report = AlternateReport::default();
-    let mut saved: BTreeMap<String, Value> = BTreeMap::new();
     let users = [master, current, pending];
 
     // Does the pending user exist, and is it ours?
@@ -67,38 +67,22 @@ pub(crate) async fn sync(
         }
     }
 
-    // The steps, in order.
-    for (i, step) in alternate.steps.iter().enumerate() {
-        let place = format!("alternate.steps[{i}]");
-        let items: Vec<Option<Value>> = match &step.for_each {
-            None => vec![None],
-            Some(name) => saved
-                .get(name)
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .map(Some)
-                .collect(),
-        };
-        for item in items {
-            let answer = send(
-                master,
-                &place,
-                &step.request,
-                &vars(users, Some(&saved), item.as_ref()),
-            )
-            .await?;
-            expect(master, &place, &step.request, &answer)?;
-            for (name, pointer) in &step.save {
-                let value = answer.body.pointer(pointer).cloned().unwrap_or(Value::Null);
-                saved.insert(name.clone(), value);
-            }
-            if let Some(name) = &step.save_as {
-                saved.insert(name.clone(), answer.body.clone());
-            }
-        }
-    }
+    // The steps, in order (those marked `when: created` only for a new user).
+    let base = vars(users, None, None);
+    let saved = match steps::run(
+        master,
+        "alternate.steps",
+        &alternate.steps,
+        &base,
+        report.created,
+        &[],
+        BTreeMap::new(),
+    )
+    .await?
+    {
+        Ran::Done(saved) => saved,
+        Ran::Refused(_) => unreachable!("no status is a refusal here"),
+    };
     report.synced.push(format!(
         "{} steps of the spec run for {}",
         alternate.steps.len(),

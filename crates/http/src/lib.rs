@@ -26,6 +26,7 @@ mod client;
 mod credential;
 mod keys;
 mod spec;
+mod steps;
 mod target;
 mod template;
 

@@ -155,6 +155,16 @@ struct RawStep {
     /// Run once per element of this saved array (`{{item.field}}`).
     #[serde(default)]
     for_each: Option<String>,
+    /// `"created"`: only when the pending user did not exist (e.g. make it without a usable
+    /// password, marked as half-made).
+    #[serde(default)]
+    when: Option<When>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum When {
+    Created,
 }
 
 /// A step with its templates parsed.
@@ -164,6 +174,8 @@ pub(crate) struct Step {
     pub(crate) save: BTreeMap<String, String>,
     pub(crate) save_as: Option<String>,
     pub(crate) for_each: Option<String>,
+    /// Only when the pending user was just created.
+    pub(crate) when_created: bool,
 }
 
 /// A comparison that must hold before the pending user gets its password.
@@ -281,7 +293,7 @@ struct RawSpec {
     #[serde(default)]
     test: Option<RawCheck>,
     #[serde(default)]
-    set_password: Option<RawRequest>,
+    set_password: Option<RawSetPassword>,
     #[serde(default)]
     issue: Option<RawIssue>,
     #[serde(default)]
@@ -292,7 +304,16 @@ struct RawSpec {
     alternate: Option<RawAlternate>,
 }
 
-/// A loaded, checked spec. See the [module docs](self) and the README for the format.
+/// The password change: one request, or steps whose last one sets the password (the
+/// earlier ones read what it needs, e.g. the user's tags, with `save`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum RawSetPassword {
+    One(RawRequest),
+    Steps(Vec<RawStep>),
+}
+
+/// A loaded, checked spec. See the crate docs and the README for the format.
 #[derive(Debug, Clone)]
 pub struct Spec {
     pub(crate) name: String,
@@ -303,7 +324,8 @@ pub struct Spec {
     pub(crate) exclusive_keys: bool,
     pub(crate) login: Check,
     pub(crate) test: Option<Check>,
-    pub(crate) set_password: Option<Request>,
+    /// Steps; the last one sets the password.
+    pub(crate) set_password: Option<Vec<Step>>,
     pub(crate) issue: Option<(Request, BTreeMap<String, String>)>,
     pub(crate) revoke: Option<Request>,
     pub(crate) list: Option<List>,
@@ -312,7 +334,7 @@ pub struct Spec {
 
 /// The namespaces each kind of request may use.
 const LOGIN: Allowed = &["login"];
-const SET_PASSWORD: Allowed = &["login", "pending"];
+const SET_PASSWORD: Allowed = &["login", "pending", "saved"];
 const ISSUE: Allowed = &["current", "token"];
 const REVOKE: Allowed = &["current", "key"];
 const LIST: Allowed = &["current"];
@@ -446,7 +468,22 @@ impl Spec {
             set_password: raw
                 .set_password
                 .as_ref()
-                .map(|r| request("set_password", r, SET_PASSWORD))
+                .map(|p| match p {
+                    RawSetPassword::One(r) => Ok(vec![Step {
+                        request: request("set_password", r, SET_PASSWORD)?,
+                        save: BTreeMap::new(),
+                        save_as: None,
+                        for_each: None,
+                        when_created: false,
+                    }]),
+                    RawSetPassword::Steps(steps) if steps.is_empty() => {
+                        Err("set_password: no steps".to_owned())
+                    }
+                    RawSetPassword::Steps(steps) => {
+                        compile_steps("set_password", steps, SET_PASSWORD, allow_http)
+                            .map(|(steps, _)| steps)
+                    }
+                })
                 .transpose()?,
             revoke: raw
                 .revoke
@@ -483,33 +520,11 @@ impl Spec {
 
 fn compile_alternate(a: &RawAlternate, allow_http: bool) -> Result<Alternate, String> {
     let request = |place: &str, r: &RawRequest| compile_request(place, r, ALTERNATE, allow_http);
-    let mut saved: Vec<&str> = Vec::new();
-    let mut steps = Vec::new();
-    for (i, s) in a.steps.iter().enumerate() {
-        let place = format!("alternate.steps[{i}]");
-        for (name, p) in &s.save {
-            pointer(&format!("{place}.save.{name}"), p)?;
-        }
-        if let Some(each) = &s.for_each
-            && !saved.contains(&each.as_str())
-        {
-            return Err(format!(
-                "{place}.for_each: {each:?} is not saved by an earlier step (save_as)"
-            ));
-        }
-        saved.extend(s.save.keys().map(String::as_str));
-        saved.extend(s.save_as.as_deref());
-        steps.push(Step {
-            request: request(&place, &s.request)?,
-            save: s.save.clone(),
-            save_as: s.save_as.clone(),
-            for_each: s.for_each.clone(),
-        });
-    }
+    let (steps, saved) = compile_steps("alternate.steps", &a.steps, ALTERNATE, allow_http)?;
     let mut parity = Vec::new();
     for (i, p) in a.parity.iter().enumerate() {
         let place = format!("alternate.parity[{i}]");
-        if !saved.contains(&p.current.as_str()) {
+        if !saved.contains(&p.current) {
             return Err(format!(
                 "{place}.current: {:?} is not saved by a step (save_as)",
                 p.current
@@ -543,6 +558,41 @@ fn compile_alternate(a: &RawAlternate, allow_http: bool) -> Result<Alternate, St
         parity,
         password: request("alternate.password", &a.password)?,
     })
+}
+
+/// Steps in order; `for_each` may only name what an earlier step saved. Returns the steps
+/// and every saved name.
+fn compile_steps(
+    place: &str,
+    raw: &[RawStep],
+    allowed: Allowed,
+    allow_http: bool,
+) -> Result<(Vec<Step>, Vec<String>), String> {
+    let mut saved: Vec<String> = Vec::new();
+    let mut steps = Vec::new();
+    for (i, s) in raw.iter().enumerate() {
+        let place = format!("{place}[{i}]");
+        for (name, p) in &s.save {
+            pointer(&format!("{place}.save.{name}"), p)?;
+        }
+        if let Some(each) = &s.for_each
+            && !saved.contains(each)
+        {
+            return Err(format!(
+                "{place}.for_each: {each:?} is not saved by an earlier step (save_as)"
+            ));
+        }
+        saved.extend(s.save.keys().cloned());
+        saved.extend(s.save_as.clone());
+        steps.push(Step {
+            request: compile_request(&place, &s.request, allowed, allow_http)?,
+            save: s.save.clone(),
+            save_as: s.save_as.clone(),
+            for_each: s.for_each.clone(),
+            when_created: s.when == Some(When::Created),
+        });
+    }
+    Ok((steps, saved))
 }
 
 /// A JSON pointer (RFC 6901): empty, or starting with `/`.

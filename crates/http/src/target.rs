@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::client::{Answer, Client};
 use crate::credential::{HttpCredential, SPEC_KEY};
 use crate::spec::{Check, Request, Spec};
+use crate::steps::{self, Ran};
 use crate::template::{self, Scope};
 use crate::{alternate, keys};
 
@@ -31,6 +32,29 @@ pub(crate) struct Vars<'a> {
     pub(crate) saved: Option<&'a BTreeMap<String, Value>>,
     pub(crate) item: Option<&'a Value>,
     pub(crate) key: Option<&'a Value>,
+}
+
+impl<'a> Vars<'a> {
+    /// The same credentials, with these saved values and `for_each` element.
+    pub(crate) fn with<'b>(
+        &self,
+        saved: Option<&'b BTreeMap<String, Value>>,
+        item: Option<&'b Value>,
+    ) -> Vars<'b>
+    where
+        'a: 'b,
+    {
+        Vars {
+            login: self.login,
+            current: self.current,
+            pending: self.pending,
+            master: self.master,
+            token: self.token,
+            saved,
+            item,
+            key: self.key,
+        }
+    }
 }
 
 impl Scope for Vars<'_> {
@@ -215,7 +239,7 @@ impl Target for HttpTarget {
         pending: &HttpCredential,
     ) -> Result<Login> {
         let spec = Arc::clone(&pending.spec);
-        let Some(request) = &spec.set_password else {
+        let Some(steps) = &spec.set_password else {
             return Ok(Login::Refused {
                 reason: "the API issues its credentials: one cannot be set (it was revoked?)"
                     .into(),
@@ -226,14 +250,22 @@ impl Target for HttpTarget {
             pending: Some(pending),
             ..Vars::default()
         };
-        let answer = send(pending, "set_password", request, &vars).await?;
-        if spec.login.refused.contains(&answer.status) {
-            return Ok(Login::Refused {
-                reason: format!("set_password: status {}", answer.status),
-            });
-        }
-        expect(pending, "set_password", request, &answer)?;
-        Ok(Login::Accepted)
+        let ran = steps::run(
+            pending,
+            "set_password",
+            steps,
+            &vars,
+            false,
+            &spec.login.refused,
+            BTreeMap::new(),
+        )
+        .await?;
+        Ok(match ran {
+            Ran::Done(_) => Login::Accepted,
+            Ran::Refused(status) => Login::Refused {
+                reason: format!("set_password: status {status}"),
+            },
+        })
     }
 
     async fn verify(&self, pending: &HttpCredential) -> Result<Login> {

@@ -514,6 +514,22 @@ pub fn rotation_event(
     event
 }
 
+/// The sample event of `events/<step>.json` (the files the README invokes), pointed at a
+/// real secret and token.
+///
+/// Panics if the file is missing or is not JSON: the sample events are part of the product.
+pub fn sample_event(step: Step, secret_id: &str, token: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../events/{}.json", step.as_str()));
+    let raw = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("sample event {}: {e}", path.display()));
+    let mut event: Value = serde_json::from_str(&raw)
+        .unwrap_or_else(|e| panic!("sample event {}: {e}", path.display()));
+    event["SecretId"] = secret_id.into();
+    event["ClientRequestToken"] = token.into();
+    event
+}
+
 /// Drives one rotation the way Secrets Manager does: stage the empty `AWSPENDING` version
 /// ([`Moto::begin_rotation`]; panics if the service would refuse the rotation), then invoke
 /// createSecret, setSecret, testSecret and finishSecret in order, stopping at the first

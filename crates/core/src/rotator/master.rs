@@ -72,40 +72,37 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
     }
 
     /// Fills in host, port and engine of an RDS-managed master secret (it holds only
-    /// `username` and `password`) from the RDS API, through its `aws:rds:*` tags.
+    /// `username` and `password`, and `aws:rds:*` tags) from the RDS API. A master secret
+    /// without those tags is returned as it is: the target says what it lacks.
     #[cfg(feature = "rds")]
     async fn locate_rds_master(
         &self,
         master_id: &SecretId,
         value: SecretValue,
     ) -> Result<SecretValue> {
+        let tags = self.store.describe(master_id).await?.tags;
+        if !crate::rds::names_a_database(&tags) {
+            return Ok(value);
+        }
         let Some(locator) = &self.rds else {
             return Err(Error::invalid_secret(
-                "no \"host\", and no RDS locator is configured to find its database",
+                "RDS manages it (aws:rds:* tags), and no RDS locator is configured to find its \
+                 database",
             )
             .in_version(SecretVersion::Master));
         };
-        let tags = self.store.describe(master_id).await?.tags;
         match locator.primary_endpoint(&tags).await? {
             Some(endpoint) => Ok(value
                 .with_field("host", endpoint.host.into())
                 .with_field("port", endpoint.port.into())
                 .with_field("engine", endpoint.engine.into())),
-            None => Err(Error::invalid_secret(format!(
-                "no \"host\" and no {} or {} tag",
-                crate::rds::PRIMARY_INSTANCE_TAG,
-                crate::rds::PRIMARY_CLUSTER_TAG
-            ))
-            .in_version(SecretVersion::Master)),
+            None => Ok(value),
         }
     }
 
     #[cfg(not(feature = "rds"))]
-    async fn locate_rds_master(&self, _: &SecretId, _: SecretValue) -> Result<SecretValue> {
-        Err(Error::invalid_secret(
-            "no \"host\" (RDS-managed master secrets need the `rds` feature)",
-        )
-        .in_version(SecretVersion::Master))
+    async fn locate_rds_master(&self, _: &SecretId, value: SecretValue) -> Result<SecretValue> {
+        Ok(value)
     }
 
     #[cfg(feature = "rds")]

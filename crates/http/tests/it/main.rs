@@ -1,3 +1,6 @@
 //! The HTTP API target's integration tests, in one binary.
 
 mod client;
+mod lambda;
+mod rabbitmq;
+mod verdaccio;

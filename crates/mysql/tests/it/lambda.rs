@@ -1,27 +1,16 @@
 //! The real `rotate-mysql` binary, run behind a Lambda Runtime API and driven the way
 //! Secrets Manager drives it, with the sample events of `events/`.
 
-use std::path::PathBuf;
-
 use secret_rotor::store::{SecretStore, Selector};
 use secret_rotor::{SecretId, Stage, Step};
 use secret_rotor_mysql::testing::{MyFixture, fixture};
 use secret_rotor_testkit::conformance::{Fixture, hostile_password};
 use secret_rotor_testkit::moto::{Moto, unique_name};
-use secret_rotor_testkit::runtime_api::{Invocation, LambdaProcess, rotate_like_the_service};
-use serde_json::Value;
+use secret_rotor_testkit::runtime_api::{
+    Invocation, LambdaProcess, rotate_like_the_service, sample_event,
+};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_rotate-mysql");
-
-fn sample_event(step: Step, arn: &str, token: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("../../events/{}.json", step.as_str()));
-    let mut event: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("sample event")).expect("json");
-    event["SecretId"] = arn.into();
-    event["ClientRequestToken"] = token.into();
-    event
-}
 
 fn lambda_env(moto: &Moto, fx: &MyFixture, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env = moto.env();

@@ -8,22 +8,8 @@ use secret_rotor::store::{SecretStore, Selector};
 use secret_rotor::{SecretId, Stage, Step};
 use secret_rotor_testkit::conformance::{Fixture, hostile_password};
 use secret_rotor_testkit::moto::{Moto, unique_name};
-use secret_rotor_testkit::runtime_api::{Invocation, LambdaProcess};
+use secret_rotor_testkit::runtime_api::{Invocation, LambdaProcess, sample_event};
 use serde_json::Value;
-
-fn sample_event(step: Step) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("../../events/{}.json", step.as_str()));
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("sample event")).expect("json")
-}
-
-/// A sample event pointed at a real secret and token.
-fn event_for(step: Step, arn: &str, token: &str) -> Value {
-    let mut event = sample_event(step);
-    event["SecretId"] = arn.into();
-    event["ClientRequestToken"] = token.into();
-    event
-}
 
 fn lambda_env(fx: &PgFixture, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env = Moto::shared().env();
@@ -75,7 +61,7 @@ async fn the_binary_rotates_a_secret_as_the_service_drives_it() {
     moto.reset_calls().await;
     let mut outcomes = Vec::new();
     for step in Step::ALL {
-        match lambda.invoke(event_for(step, &arn, &token)).await {
+        match lambda.invoke(sample_event(step, &arn, &token)).await {
             Invocation::Ok(report) => outcomes.push(report["outcome"].as_str().unwrap().to_owned()),
             Invocation::Err {
                 error_type,
@@ -169,7 +155,7 @@ async fn the_binary_reports_stable_error_codes_and_changes_nothing() {
     )
     .await;
     let out = lambda
-        .invoke(event_for(Step::CreateSecret, &arn, &token))
+        .invoke(sample_event(Step::CreateSecret, &arn, &token))
         .await;
     assert_eq!(out.error_type(), Some("ConfigError"));
     assert!(out.error_message().unwrap().contains("PASSWORD_LENGTH"));
@@ -180,12 +166,12 @@ async fn the_binary_reports_stable_error_codes_and_changes_nothing() {
         &lambda_env(&fx, &[]),
     )
     .await;
-    let mut bad = event_for(Step::CreateSecret, &arn, &token);
+    let mut bad = sample_event(Step::CreateSecret, &arn, &token);
     bad["Step"] = "rotateSecret".into();
     assert_eq!(lambda.invoke(bad).await.error_type(), Some("InvalidEvent"));
     assert_eq!(
         lambda
-            .invoke(event_for(Step::SetSecret, &arn, &token))
+            .invoke(sample_event(Step::SetSecret, &arn, &token))
             .await
             .error_type(),
         Some("MissingValue"),
@@ -193,7 +179,7 @@ async fn the_binary_reports_stable_error_codes_and_changes_nothing() {
     );
     assert_eq!(
         lambda
-            .invoke(event_for(Step::SetSecret, &arn, "0000-not-a-version"))
+            .invoke(sample_event(Step::SetSecret, &arn, "0000-not-a-version"))
             .await
             .error_type(),
         Some("TokenNotAVersion")
@@ -212,7 +198,7 @@ async fn the_binary_reports_stable_error_codes_and_changes_nothing() {
     assert!(lambda.invoke(with_token).await.is_ok());
     assert_eq!(
         lambda
-            .invoke(event_for(Step::FinishSecret, &arn, &token))
+            .invoke(sample_event(Step::FinishSecret, &arn, &token))
             .await
             .error_type(),
         Some("PendingNotLive"),

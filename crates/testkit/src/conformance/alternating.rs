@@ -23,6 +23,12 @@ pub trait AlternatingFixture: Fixture {
 
     /// Whether `username`/`password` can use that privilege.
     fn can_use_probe(&self, username: &str, password: &str) -> impl Future<Output = bool> + Send;
+
+    /// Points `secret` at another server (of the same kind) that does not exist: for
+    /// databases another `host`.
+    fn move_elsewhere(&self, secret: &mut Value) {
+        secret["host"] = "db.elsewhere.invalid".into();
+    }
 }
 
 fn alternating(fixture: &impl Fixture) -> RotationConfig {
@@ -162,7 +168,7 @@ pub async fn alternating_refuses_a_pending_user_that_is_not_the_alternate<F: Alt
 /// A master secret for another server is refused, and nothing is created.
 pub async fn alternating_refuses_a_master_on_another_server<F: AlternatingFixture>(fixture: &F) {
     let mut master = fixture.master_secret();
-    master["host"] = "db.elsewhere.invalid".into();
+    fixture.move_elsewhere(&mut master);
     let case = Case::alternating(fixture, "altmaster", "first-Password-1", Some(master)).await;
     let token = case.start().await;
     case.ok(Step::CreateSecret, &token).await;
