@@ -99,6 +99,7 @@ fi
 { have rabbitmqctl || [ -x /usr/sbin/rabbitmqctl ]; } || apt_missing+=(rabbitmq-server)
 # Node.js: Verdaccio (a real npm registry issuing tokens) runs from crates/http/tests/verdaccio.
 { have node && have npm; } || apt_missing+=(nodejs npm)
+{ have redis-server || [ -x /usr/bin/redis-server ]; } || apt_missing+=(redis-server) # Redis 7.0: the worked example's tests start their own
 have python3 || apt_missing+=(python3)
 if ! have python3 || ! python3 -m pip --version >/dev/null 2>&1; then
   apt_missing+=(python3-pip)
@@ -225,6 +226,7 @@ echo "rustc:        $(first_line rustc --version)"
 echo "rustfmt:      $(first_line cargo fmt --version)"
 echo "clippy:       $(first_line cargo clippy --version)"
 echo "python3:      $(first_line python3 --version) ($(command -v python3))"
+echo "redis:        $(first_line redis-server --version)"
 echo "moto:         $(first_line python3 -c 'import moto; print(moto.__version__)')"
 echo "cfn-lint:     $(first_line cfn-lint --version)"
 echo "cargo-lambda: $(first_line cargo lambda --version)"

@@ -8,6 +8,7 @@ use secret_rotor::{SecretValue, Target};
 use secret_rotor_http::{HttpTarget, load_spec};
 use secret_rotor_mysql::MysqlTarget;
 use secret_rotor_postgres::PostgresTarget;
+use secret_rotor_redis::RedisTarget;
 
 fn secrets_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/secrets")
@@ -29,6 +30,10 @@ fn every_example_secret_parses_with_its_target() {
             Some("mysql" | "aurora-mysql" | "mariadb") => {
                 mysql.parse_credential(&value).map(|_| ())
             }
+            Some("redis") => RedisTarget::new(config.clone())
+                .expect("redis target")
+                .parse_credential(&value)
+                .map(|_| ()),
             None if name.starts_with("http-") => {
                 let api = name["http-".len()..].split(['-', '.']).next().unwrap();
                 let spec = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -49,5 +54,5 @@ fn every_example_secret_parses_with_its_target() {
         );
         seen += 1;
     }
-    assert!(seen >= 7, "{seen} example secrets");
+    assert!(seen >= 8, "{seen} example secrets");
 }

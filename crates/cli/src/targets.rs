@@ -7,6 +7,7 @@ use secret_rotor::{Error, Result, SecretId, SecretVersion, Stage, Target};
 use secret_rotor_http::{HttpTarget, SPEC_KEY};
 use secret_rotor_mysql::MysqlTarget;
 use secret_rotor_postgres::PostgresTarget;
+use secret_rotor_redis::RedisTarget;
 
 /// Work that runs with whichever target a secret needs (a generic closure, in effect).
 pub(crate) trait WithTarget {
@@ -41,6 +42,7 @@ targets! {
     PostgresTarget::from_env() => ["postgres", "postgresql", "aurora-postgresql"],
     MysqlTarget::from_env() => ["mysql", "aurora-mysql", "mariadb"],
     HttpTarget::from_env() => ["http"],
+    RedisTarget::from_env() => ["redis"],
 }
 
 /// The target's name: `--target` when given, else the `engine` of the secret's

@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use secret_rotor::store::{SecretStore, Selector};
+use secret_rotor::store::SecretStore;
 use secret_rotor::{SecretDescription, SecretId, Stage, Step, VersionId};
 use secret_rotor_postgres::testing::PgCluster;
 use secret_rotor_testkit::conformance::hostile_password;
@@ -169,11 +169,8 @@ async fn describe(secret_id: &SecretId) -> SecretDescription {
 /// The password of the version that holds `stage`, if it has a value.
 async fn password_at(secret_id: &SecretId, stage: Stage) -> Option<String> {
     Moto::shared()
-        .store()
+        .value_at(secret_id.as_str(), stage)
         .await
-        .get_value(secret_id, &Selector::stage(stage))
-        .await
-        .expect("GetSecretValue")
         .map(|v| v.password().expect("a password").expose_secret().to_owned())
 }
 
@@ -613,17 +610,7 @@ async fn rotate_picks_the_mysql_target_from_the_engine() {
         }
         let run = cli(&args, &[("TLS_CA_BUNDLE", &ca)]).await;
         run.expect_code(0).expect_stdout("password changed");
-        let value = moto
-            .store()
-            .await
-            .get_value(
-                &SecretId::new(&arn).unwrap(),
-                &Selector::stage(Stage::Current),
-            )
-            .await
-            .unwrap()
-            .unwrap();
-        let password = value.password().unwrap().expose_secret().to_owned();
+        let password = current_password(&SecretId::new(&arn).unwrap()).await;
         assert!(fx.can_login(&user, &password).await, "{target:?}");
     }
     assert!(!fx.can_login(&user, &first).await);

@@ -102,16 +102,12 @@ mod tests {
     }
 
     #[test]
-    fn invalid_values_are_named_without_the_password() {
+    fn postgres_rules_on_top_of_the_shared_layout() {
+        // The layout itself (host, port, ssl, dbname, password) is secret-rotor-db's, tested
+        // there; PostgreSQL adds its engines and its 63-byte identifier limit.
         for (key, value) in [
             ("engine", json!("mysql")),
-            ("host", json!("")),
-            ("port", json!(70000)),
-            ("port", json!("http")),
-            ("ssl", json!("maybe")),
             ("username", json!("x".repeat(64))),
-            ("dbname", json!(5)),
-            ("password", json!("")),
         ] {
             let mut v = base();
             v[key] = value;
@@ -119,13 +115,5 @@ mod tests {
             assert_eq!(err.code(), "InvalidSecret", "{key}");
             assert!(err.to_string().contains(key), "{err}");
         }
-        let mut v = base();
-        v.as_object_mut().unwrap().remove("host");
-        assert!(
-            parse(v)
-                .unwrap_err()
-                .to_string()
-                .contains("missing \"host\"")
-        );
     }
 }

@@ -33,7 +33,9 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
-use secret_rotor::store::AwsSecretStore;
+use secrecy::ExposeSecret;
+use secret_rotor::store::{AwsSecretStore, SecretStore, Selector};
+use secret_rotor::{SecretId, SecretValue, Stage};
 use serde_json::{Value, json};
 
 use crate::process::{ServiceGuard, service_dir, wait_for_port};
@@ -257,6 +259,26 @@ impl Moto {
     /// secret-rotor's store on this server.
     pub async fn store(&self) -> AwsSecretStore {
         AwsSecretStore::new(self.sdk_client())
+    }
+
+    /// The value of `secret_id`'s version labelled `stage`, if it has one. Panics on failure.
+    pub async fn value_at(&self, secret_id: &str, stage: Stage) -> Option<SecretValue> {
+        let id = SecretId::new(secret_id).expect("a secret id");
+        self.store()
+            .await
+            .get_value(&id, &Selector::stage(stage))
+            .await
+            .unwrap_or_else(|e| panic!("GetSecretValue {secret_id}: {e}"))
+    }
+
+    /// The JSON of `secret_id`'s `AWSCURRENT` value, secrets included (for assertions).
+    pub async fn current_json(&self, secret_id: &str) -> Value {
+        let value = self
+            .value_at(secret_id, Stage::Current)
+            .await
+            .unwrap_or_else(|| panic!("{secret_id} has no AWSCURRENT value"));
+        let json = value.to_secret_string().expect("a storable value");
+        serde_json::from_str(json.expose_secret()).expect("JSON")
     }
 
     /// `CreateSecret(Name=name, SecretString=secret_string)`; returns the ARN. Panics on

@@ -530,6 +530,30 @@ pub fn sample_event(step: Step, secret_id: &str, token: &str) -> Value {
     event
 }
 
+/// One rotation of `arn` through `lambda` with the four sample events of `events/`
+/// ([`sample_event`]); returns each step's `outcome`. Panics, with the function's logs, at
+/// the first step that fails.
+pub async fn rotate_with_sample_events(
+    lambda: &LambdaProcess,
+    moto: &Moto,
+    arn: &str,
+) -> Vec<String> {
+    let token = moto
+        .start_rotation(arn, None)
+        .await
+        .unwrap_or_else(|e| panic!("RotateSecret on {arn} was refused: {e}"));
+    let mut outcomes = Vec::new();
+    for step in Step::ALL {
+        match lambda.invoke(sample_event(step, arn, &token)).await {
+            Invocation::Ok(report) => {
+                outcomes.push(report["outcome"].as_str().unwrap_or_default().to_owned())
+            }
+            other => panic!("{step}: {other:?}\n{}", lambda.logs()),
+        }
+    }
+    outcomes
+}
+
 /// Drives one rotation the way Secrets Manager does: stage the empty `AWSPENDING` version
 /// ([`Moto::begin_rotation`]; panics if the service would refuse the rotation), then invoke
 /// createSecret, setSecret, testSecret and finishSecret in order, stopping at the first

@@ -3,45 +3,13 @@
 //! retired on Verdaccio with the spec in `HTTP_SPEC_FILE`, and a RabbitMQ password changed
 //! with the spec carried by the secret itself.
 
-use secrecy::ExposeSecret;
-use secret_rotor::store::{SecretStore, Selector};
-use secret_rotor::{SecretId, Stage, Step};
 use secret_rotor_testkit::conformance::{Fixture, IssuingFixture, hostile_password};
 use secret_rotor_testkit::moto::{Moto, unique_name};
-use secret_rotor_testkit::runtime_api::{Invocation, LambdaProcess, sample_event};
-use serde_json::Value;
+use secret_rotor_testkit::runtime_api::{LambdaProcess, rotate_with_sample_events};
 
 use crate::{rabbitmq, verdaccio};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_rotate-http");
-
-async fn current(moto: &Moto, arn: &str) -> Value {
-    let value = moto
-        .store()
-        .await
-        .get_value(
-            &SecretId::new(arn).unwrap(),
-            &Selector::stage(Stage::Current),
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    let json = value.to_secret_string().unwrap();
-    serde_json::from_str(json.expose_secret()).unwrap()
-}
-
-/// One rotation with the sample events; returns each step's outcome.
-async fn rotate(lambda: &LambdaProcess, moto: &Moto, arn: &str) -> Vec<String> {
-    let token = moto.start_rotation(arn, None).await.unwrap();
-    let mut outcomes = Vec::new();
-    for step in Step::ALL {
-        match lambda.invoke(sample_event(step, arn, &token)).await {
-            Invocation::Ok(report) => outcomes.push(report["outcome"].as_str().unwrap().to_owned()),
-            other => panic!("{step}: {other:?}\n{}", lambda.logs()),
-        }
-    }
-    outcomes
-}
 
 #[tokio::test]
 async fn the_binary_issues_and_retires_verdaccio_tokens() {
@@ -60,10 +28,10 @@ async fn the_binary_issues_and_retires_verdaccio_tokens() {
 
     let mut secrets = vec![first];
     for _ in 0..2 {
-        let outcomes = rotate(&lambda, moto, &arn).await;
+        let outcomes = rotate_with_sample_events(&lambda, moto, &arn).await;
         assert_eq!(outcomes[0], "pending_created", "{outcomes:?}");
         assert_eq!(outcomes[3], "promoted", "{outcomes:?}");
-        let now = current(moto, &arn).await;
+        let now = moto.current_json(&arn).await;
         assert!(fx.works(&now).await, "the issued token works");
         secrets.push(now);
     }
@@ -107,12 +75,12 @@ async fn the_binary_changes_a_rabbitmq_password_with_the_spec_in_the_secret() {
         .create_secret(&unique_name("lambda/amqp"), &secret.to_string())
         .await;
     let lambda = LambdaProcess::spawn(BINARY.as_ref(), &moto.env()).await;
-    let outcomes = rotate(&lambda, moto, &arn).await;
+    let outcomes = rotate_with_sample_events(&lambda, moto, &arn).await;
     assert_eq!(
         outcomes,
         ["pending_created", "password_set", "tested", "promoted"]
     );
-    let now = current(moto, &arn).await;
+    let now = moto.current_json(&arn).await;
     assert_eq!(
         now[secret_rotor_http::SPEC_KEY],
         secret[secret_rotor_http::SPEC_KEY],

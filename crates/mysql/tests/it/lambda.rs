@@ -1,13 +1,11 @@
 //! The real `rotate-mysql` binary, run behind a Lambda Runtime API and driven the way
 //! Secrets Manager drives it, with the sample events of `events/`.
 
-use secret_rotor::store::{SecretStore, Selector};
-use secret_rotor::{SecretId, Stage, Step};
 use secret_rotor_mysql::testing::{MyFixture, fixture};
 use secret_rotor_testkit::conformance::{Fixture, hostile_password};
 use secret_rotor_testkit::moto::{Moto, unique_name};
 use secret_rotor_testkit::runtime_api::{
-    Invocation, LambdaProcess, rotate_like_the_service, sample_event,
+    Invocation, LambdaProcess, rotate_like_the_service, rotate_with_sample_events,
 };
 
 const BINARY: &str = env!("CARGO_BIN_EXE_rotate-mysql");
@@ -24,20 +22,12 @@ fn lambda_env(moto: &Moto, fx: &MyFixture, extra: &[(&str, &str)]) -> Vec<(Strin
     env
 }
 
+/// The user name and password of `arn`'s AWSCURRENT value.
 async fn current(moto: &Moto, arn: &str) -> (String, String) {
-    let value = moto
-        .store()
-        .await
-        .get_value(
-            &SecretId::new(arn).unwrap(),
-            &Selector::stage(Stage::Current),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let value = moto.current_json(arn).await;
     (
-        value.username().unwrap().to_owned(),
-        secrecy::ExposeSecret::expose_secret(value.password().unwrap()).to_owned(),
+        value["username"].as_str().unwrap().to_owned(),
+        value["password"].as_str().unwrap().to_owned(),
     )
 }
 
@@ -59,14 +49,7 @@ async fn the_binary_rotates_a_mariadb_secret_with_the_sample_events() {
         &lambda_env(moto, &fx, &[("AWS_LAMBDA_LOG_LEVEL", "trace")]),
     )
     .await;
-    let token = moto.start_rotation(&arn, None).await.unwrap();
-    let mut outcomes = Vec::new();
-    for step in Step::ALL {
-        match lambda.invoke(sample_event(step, &arn, &token)).await {
-            Invocation::Ok(report) => outcomes.push(report["outcome"].as_str().unwrap().to_owned()),
-            other => panic!("{step}: {other:?}\n{}", lambda.logs()),
-        }
-    }
+    let outcomes = rotate_with_sample_events(&lambda, moto, &arn).await;
     assert_eq!(
         outcomes,
         ["pending_created", "password_set", "tested", "promoted"]

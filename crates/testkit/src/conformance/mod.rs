@@ -80,19 +80,9 @@ pub trait Fixture: Send + Sync {
     /// Whether the server accepts this login, checked without the target under test.
     fn can_login(&self, username: &str, password: &str) -> impl Future<Output = bool> + Send;
 
-    /// User names that need quoting: quotes, `;`, spaces, upper case, unicode.
+    /// User names that need quoting (default: [`default_hostile_usernames`]).
     fn hostile_usernames(&self) -> Vec<String> {
-        [
-            "Robert'); DROP TABLE students;--",
-            "has space",
-            "UPPER_case",
-            "quote\"inside",
-            "back\\slash",
-            "ünïcødé_用户",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        default_hostile_usernames()
     }
 
     /// The server's own log, when it can be read: scanned for clear-text passwords.
@@ -105,6 +95,21 @@ pub trait Fixture: Send + Sync {
     fn forbidden_in_logs(&self) -> Vec<String> {
         Vec::new()
     }
+}
+
+/// User names that need quoting: quotes, `;`, spaces, upper case, unicode.
+pub fn default_hostile_usernames() -> Vec<String> {
+    [
+        "Robert'); DROP TABLE students;--",
+        "has space",
+        "UPPER_case",
+        "quote\"inside",
+        "back\\slash",
+        "ünïcødé_用户",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 /// A unique, short suffix for names.
@@ -321,8 +326,30 @@ impl<'f, F: Fixture> Case<'f, F> {
         self.fixture.can_login(user, password).await
     }
 
+    /// Asserts what a password replaced by a completed rotation does: refused, except on a
+    /// target that retires credentials after finishSecret ([`Capabilities::retiring`]) while
+    /// `AWSPREVIOUS` holds it (applications keep it through the grace period).
+    ///
+    /// [`Capabilities::retiring`]: secret_rotor::Capabilities::retiring
+    pub async fn assert_old_password(&self, old_password: &str, context: &str) {
+        let retires = self.fixture.target().info().capabilities.retires();
+        let previous = self.password(Stage::Previous).await;
+        let held = retires && previous.as_deref() == Some(old_password);
+        assert_eq!(
+            self.fixture.can_login(&self.username, old_password).await,
+            held,
+            "{context}: the old password {}",
+            if held {
+                "is AWSPREVIOUS's and keeps working until it is retired"
+            } else {
+                "is refused"
+            }
+        );
+    }
+
     /// Asserts the state after a completed rotation with `token`: labels clean, new
-    /// password works, old refused, extra keys kept.
+    /// password works, old refused (or, for a retiring target, kept while AWSPREVIOUS),
+    /// extra keys kept.
     pub async fn assert_rotated(&self, token: &VersionId, old_password: &str) {
         let d = self.describe().await;
         assert_eq!(
@@ -342,10 +369,8 @@ impl<'f, F: Fixture> Case<'f, F> {
             self.fixture.can_login(&self.username, new_password).await,
             "new password logs in"
         );
-        assert!(
-            !self.fixture.can_login(&self.username, old_password).await,
-            "old password refused"
-        );
+        self.assert_old_password(old_password, "after the rotation")
+            .await;
         for (k, v) in extra_keys().as_object().expect("object") {
             assert_eq!(&current[k], v, "unknown key {k} survives");
         }

@@ -1,6 +1,6 @@
 //! The cases every target runs with the single-user strategy.
 
-use secret_rotor::{Outcome, PasswordPolicy, RotationConfig, Stage, Step, VersionId};
+use secret_rotor::{Outcome, PasswordPolicy, RotationConfig, Stage, Step, Target, VersionId};
 
 use super::logs::capture_logs;
 use super::{Case, Fixture, assert_clean_logs, assert_code, hostile_password, unique};
@@ -21,13 +21,21 @@ pub async fn rotates_end_to_end<F: Fixture>(fixture: &F) {
         }
     );
     assert_eq!(case.ok(Step::TestSecret, &token).await, Outcome::Tested);
-    assert_eq!(
-        case.ok(Step::FinishSecret, &token).await,
+    let retires = fixture.target().info().capabilities.retires();
+    match case.ok(Step::FinishSecret, &token).await {
         Outcome::Promoted {
-            previous_version: case.first_version.clone(),
-            retired: None,
+            previous_version,
+            retired,
+        } => {
+            assert_eq!(previous_version, case.first_version);
+            assert_eq!(
+                retired.is_some(),
+                retires,
+                "a retire report iff the target retires"
+            );
         }
-    );
+        other => panic!("finishSecret: {other:?}"),
+    }
     case.assert_rotated(&token, &case.first_password).await;
     let d = case.describe().await;
     assert_eq!(d.version_with(&Stage::Previous), Some(&case.first_version));
@@ -38,6 +46,12 @@ pub async fn rotates_end_to_end<F: Fixture>(fixture: &F) {
     assert_eq!(
         case.describe().await.version_with(&Stage::Previous),
         Some(&token)
+    );
+    assert!(
+        !fixture
+            .can_login(&case.username, &case.first_password)
+            .await,
+        "a password two generations old is refused, on every target"
     );
 }
 
@@ -285,10 +299,7 @@ pub async fn rotates_hostile_usernames_and_passwords<F: Fixture>(fixture: &F) {
             fixture.can_login(&case.username, &wanted).await,
             "{name}: punctuation password"
         );
-        assert!(
-            !fixture.can_login(&case.username, &old).await,
-            "{name}: old refused"
-        );
+        case.assert_old_password(&old, &name).await;
     }
 }
 
