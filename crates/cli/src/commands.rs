@@ -24,6 +24,17 @@ pub(crate) struct Aws {
     rds: RdsLocator,
 }
 
+/// The Secrets Manager endpoint the CLI talks to, for messages: `--endpoint-url`, else the
+/// variables the SDK and AWS's templates read, else AWS's own for the region.
+pub(crate) fn endpoint_in_use(flag: Option<&str>) -> String {
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    flag.map(str::to_owned)
+        .or_else(|| set("SECRETS_MANAGER_ENDPOINT"))
+        .or_else(|| set("AWS_ENDPOINT_URL_SECRETS_MANAGER"))
+        .or_else(|| set("AWS_ENDPOINT_URL"))
+        .unwrap_or_else(|| "AWS's, for the configured region".to_owned())
+}
+
 impl Aws {
     /// Loads the AWS configuration chain, with the command line's overrides.
     pub(crate) async fn load(endpoint_url: Option<&str>, region: Option<&str>) -> Aws {
@@ -87,6 +98,23 @@ impl WithTarget for RunStep {
     async fn run<T: Target>(self, target: T) -> Result<StepReport> {
         self.aws.rotator(target)?.handle(&self.event).await
     }
+}
+
+/// `cancel`: see [`crate::cancel`].
+pub(crate) async fn cancel(aws: Aws, secret_id: &str, target: Option<&str>) -> Result<ExitCode> {
+    let secret_id = SecretId::new(secret_id)?;
+    let description = aws.store.describe(&secret_id).await?;
+    let Some(pending) = description.rotation_in_progress().cloned() else {
+        println!("nothing to cancel: no rotation in progress");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let name = target_name(target, &aws.store, &secret_id).await?;
+    let cancel = crate::cancel::Cancel {
+        store: aws.store,
+        secret_id,
+        pending,
+    };
+    with_target(&name, cancel).await
 }
 
 pub(crate) async fn status(store: AwsSecretStore, secret_id: &str) -> Result<ExitCode> {
@@ -197,7 +225,7 @@ fn print_report(report: &StepReport) {
     }
 }
 
-fn print_versions(description: &SecretDescription) {
+pub(crate) fn print_versions(description: &SecretDescription) {
     println!("versions:");
     let mut versions: Vec<_> = description.versions.iter().collect();
     versions.sort_by_key(|(_, stages)| {

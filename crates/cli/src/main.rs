@@ -4,6 +4,7 @@
 //! The steps run the same code as the Lambda functions ([`secret_rotor::Rotator`]);
 //! configuration comes from the same environment variables.
 
+mod cancel;
 mod commands;
 mod targets;
 
@@ -27,6 +28,10 @@ struct Cli {
     #[arg(long, global = true)]
     region: Option<String>,
 
+    /// Say more: the AWS SDK's warnings, debug logs, and every cause of an error.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -39,7 +44,8 @@ enum Command {
         /// The secret's ARN or name.
         #[arg(long)]
         secret_id: String,
-        /// The target: postgres or mysql (mariadb). Default: from the secret's "engine".
+        /// The target: postgres, mysql (mariadb), http or redis. Default: from the secret's
+        /// "engine".
         #[arg(long)]
         target: Option<String>,
     },
@@ -48,7 +54,18 @@ enum Command {
         /// A JSON event: {"Step", "SecretId", "ClientRequestToken"[, "RotationToken"]}.
         #[arg(long, value_name = "FILE")]
         event: PathBuf,
-        /// The target: postgres or mysql (mariadb). Default: from the secret's "engine".
+        /// The target: postgres, mysql (mariadb), http or redis. Default: from the secret's
+        /// "engine".
+        #[arg(long)]
+        target: Option<String>,
+    },
+    /// End a stuck rotation (AWSPENDING off its version) when AWSCURRENT still logs in;
+    /// refuses, with exit 4, when that would lock the application out.
+    Cancel {
+        /// The secret's ARN or name.
+        #[arg(long)]
+        secret_id: String,
+        /// The target. Default: from the secret's "engine".
         #[arg(long)]
         target: Option<String>,
     },
@@ -63,20 +80,39 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    secret_rotor::logging::init(secret_rotor::logging::LogFormat::Text);
     let cli = Cli::parse();
+    // The SDK warns about each credential provider it tries: only with -v.
+    let quiet_sdk = "info,aws_config=error,aws_smithy_runtime=error,aws_smithy_http_client=error";
+    let filter = if cli.verbose {
+        "debug,hyper_util=info,rustls=info,h2=info"
+    } else {
+        quiet_sdk
+    };
+    secret_rotor::logging::init_with(secret_rotor::logging::LogFormat::Text, filter);
+    let endpoint = commands::endpoint_in_use(cli.endpoint_url.as_deref());
     let aws = commands::Aws::load(cli.endpoint_url.as_deref(), cli.region.as_deref()).await;
     let result = match cli.command {
         Command::Rotate { secret_id, target } => {
             commands::rotate(aws, &secret_id, target.as_deref()).await
         }
         Command::Step { event, target } => commands::step(aws, &event, target.as_deref()).await,
+        Command::Cancel { secret_id, target } => {
+            commands::cancel(aws, &secret_id, target.as_deref()).await
+        }
         Command::Status { secret_id } => commands::status(aws.store, &secret_id).await,
     };
     match result {
         Ok(code) => code,
-        Err(e) => {
+        Err(e) if cli.verbose => {
             eprintln!("error [{}]: {}", e.code(), e.display_chain());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error [{}]: {}", e.code(), e.headline());
+            if e.code() == "SecretsManagerError" && e.headline().contains("cannot reach") {
+                eprintln!("(Secrets Manager endpoint: {endpoint})");
+            }
+            eprintln!("(run with -v for every cause)");
             ExitCode::FAILURE
         }
     }

@@ -686,3 +686,155 @@ async fn rotate_picks_the_http_target_for_a_secret_with_a_spec() {
     );
     assert!(!run.transcript().contains(&new) && !run.transcript().contains(&first));
 }
+
+/// Runs the binary with only `env` (and PATH): no moto, no AWS configuration.
+async fn bare_cli(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_secret-rotor"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        // No instance metadata service to ask (it may be unreachable or slow here).
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(RUN_TIMEOUT, output)
+        .await
+        .expect("the CLI finished")
+        .expect("the CLI runs");
+    Run {
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Without credentials, without a region, or with an endpoint that refuses connections,
+/// the CLI says what is wrong and what to do in a few short lines, without the SDK's
+/// warnings or its `Debug` dumps; `-v` gives every cause.
+#[tokio::test]
+async fn errors_say_what_is_wrong_in_a_few_lines() {
+    let creds = [
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "x"),
+    ];
+    let region = ("AWS_REGION", "us-east-1");
+    let refused = "http://127.0.0.1:9";
+    let status = ["status", "--secret-id", "x"];
+    /// Arguments, environment, what stderr must say.
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: [Case<'_>; 3] = [
+        (
+            status.to_vec(),
+            vec![region],
+            "no AWS credentials found: set AWS_PROFILE",
+        ),
+        (
+            status.to_vec(),
+            creds.to_vec(),
+            "no AWS region: set AWS_REGION",
+        ),
+        (
+            [&status[..], &["--endpoint-url", refused]].concat(),
+            [&creds[..], &[region]].concat(),
+            "cannot reach the endpoint: connection refused",
+        ),
+    ];
+    for (args, env, says) in cases {
+        let run = bare_cli(&args, &env).await;
+        run.expect_code(1).expect_stderr(says);
+        assert!(
+            !run.stderr.contains("WARN") && !run.stderr.contains("DispatchFailure"),
+            "{}",
+            run.transcript()
+        );
+        assert!(
+            run.stderr.lines().count() <= 3 && run.stderr.len() < 400,
+            "{}",
+            run.transcript()
+        );
+    }
+    let run = bare_cli(
+        &[
+            "-v",
+            "status",
+            "--secret-id",
+            "x",
+            "--endpoint-url",
+            refused,
+        ],
+        &[&creds[..], &[region]].concat(),
+    )
+    .await;
+    run.expect_code(1)
+        .expect_stderr("cannot reach the endpoint")
+        .expect_stderr("dispatch failure");
+    let run = bare_cli(
+        &["status", "--secret-id", "x", "--endpoint-url", refused],
+        &[&creds[..], &[region]].concat(),
+    )
+    .await;
+    run.expect_stderr(refused);
+}
+
+/// `cancel` takes AWSPENDING off a rotation that has not changed the password yet, and
+/// refuses (exit 4, nothing changed) once the password is live, saying to finish instead.
+#[tokio::test]
+async fn cancel_ends_a_stuck_rotation_only_when_it_is_safe() {
+    let account = account().await;
+    let moto = Moto::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let run_step = |step: &str, token: &str| {
+        let event = write_event(dir.path(), step, &account.arn, token);
+        async move { cli(&["step", "--event", event.to_str().unwrap()], &[]).await }
+    };
+
+    // Stuck after createSecret: the password has not changed, cancelling is safe.
+    let token = moto.start_rotation(&account.arn, None).await.unwrap();
+    run_step("createSecret", &token).await.expect_code(0);
+    let run = cli(&["cancel", "--secret-id", &account.arn], &[]).await;
+    run.expect_code(0)
+        .expect_stdout("cancelled: AWSPENDING removed");
+    assert_eq!(
+        describe(&account.secret_id).await.rotation_in_progress(),
+        None
+    );
+    assert_eq!(
+        current_password(&account.secret_id).await,
+        account.first_password
+    );
+    cli(&["status", "--secret-id", &account.arn], &[])
+        .await
+        .expect_code(0);
+
+    // Stuck after setSecret: the new password is live, cancelling would lock the
+    // application out.
+    let token = moto.start_rotation(&account.arn, None).await.unwrap();
+    run_step("createSecret", &token).await.expect_code(0);
+    run_step("setSecret", &token).await.expect_code(0);
+    let before = describe(&account.secret_id).await;
+    let run = cli(&["cancel", "--secret-id", &account.arn], &[]).await;
+    run.expect_code(4)
+        .expect_stdout("NOT CANCELLED")
+        .expect_stdout("lock the")
+        .expect_stdout("secret-rotor rotate");
+    assert_eq!(
+        describe(&account.secret_id).await,
+        before,
+        "nothing changed"
+    );
+    // Finishing it, as told, works.
+    cli(&["rotate", "--secret-id", &account.arn], &[])
+        .await
+        .expect_code(0);
+    let now = current_password(&account.secret_id).await;
+    assert!(PgCluster::shared().can_login(&account.user, &now).await);
+    cli(&["cancel", "--secret-id", &account.arn], &[])
+        .await
+        .expect_code(0)
+        .expect_stdout("nothing to cancel");
+}

@@ -400,6 +400,28 @@ impl Error {
         DisplayChain(self)
     }
 
+    /// The message and its first cause (`a: b`): one line for a person (the CLI shows it
+    /// unless asked for more); [`Error::display_chain`] has every cause.
+    ///
+    /// ```
+    /// let io = std::io::Error::other(std::io::Error::other("os detail"));
+    /// let e = secret_rotor::Error::Unreachable {
+    ///     target: "db:5432".into(),
+    ///     reason: "cannot connect".into(),
+    ///     source: Some(Box::new(io)),
+    /// };
+    /// assert_eq!(e.headline(), "cannot reach db:5432: cannot connect: os detail");
+    /// ```
+    pub fn headline(&self) -> String {
+        let message = self.to_string();
+        match std::error::Error::source(self).map(ToString::to_string) {
+            Some(cause) if !cause.is_empty() && !message.contains(&cause) => {
+                format!("{message}: {cause}")
+            }
+            _ => message,
+        }
+    }
+
     /// Says which secret value an [`Error::InvalidSecret`] is about, unless it already
     /// says; other errors pass through unchanged. The core calls it on what a target's
     /// [`parse_credential`](crate::Target::parse_credential) returns.

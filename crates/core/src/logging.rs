@@ -29,14 +29,22 @@ impl LogFormat {
 /// for [`LogFormat::Json`]. The level comes from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`
 /// (full filter syntax), else `info`. Does nothing if a subscriber is already installed.
 pub fn init(format: LogFormat) {
+    init_with(format, "info");
+}
+
+/// [`init`] with another filter than `info` when neither `AWS_LAMBDA_LOG_LEVEL` nor
+/// `RUST_LOG` is set (e.g. the CLI keeps the AWS SDK's warnings for `-v`).
+pub fn init_with(format: LogFormat, default_filter: &str) {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .ok()
         .and_then(|l| l.parse::<LevelFilter>().ok());
+    let from_rust_log = std::env::var("RUST_LOG").is_ok_and(|v| !v.trim().is_empty());
     let filter = match level {
         Some(level) => EnvFilter::default().add_directive(level.into()),
-        None => EnvFilter::builder()
+        None if from_rust_log => EnvFilter::builder()
             .with_default_directive(LevelFilter::INFO.into())
             .from_env_lossy(),
+        None => EnvFilter::builder().parse_lossy(default_filter),
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
