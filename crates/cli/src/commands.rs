@@ -14,7 +14,7 @@ use secret_rotor::{
 use crate::targets::{WithTarget, target_name, with_target};
 
 /// Exit code of `status` when a rotation is in progress.
-const EXIT_IN_PROGRESS: u8 = 3;
+pub(crate) const EXIT_IN_PROGRESS: u8 = 3;
 
 /// The AWS clients the commands use, built from one configuration.
 pub(crate) struct Aws {
@@ -46,16 +46,41 @@ impl Aws {
     }
 
     /// A rotator for `target`, configured from the environment like the Lambda function.
-    fn rotator<T: Target>(self, target: T) -> Result<Rotator<T, AwsSecretStore>> {
+    pub(crate) fn rotator<T: Target>(self, target: T) -> Result<Rotator<T, AwsSecretStore>> {
         let config = RotationConfig::from_env(&target)?;
         Ok(Rotator::new(target, self.store, config)?.with_rds(self.rds))
     }
 }
 
-pub(crate) async fn rotate(aws: Aws, secret_id: &str, target: Option<&str>) -> Result<ExitCode> {
+pub(crate) async fn rotate(
+    aws: Aws,
+    secret_id: &str,
+    target: Option<&str>,
+    dry_run: bool,
+) -> Result<ExitCode> {
     let secret_id = SecretId::new(secret_id)?;
     let name = target_name(target, &aws.store, &secret_id).await?;
+    if dry_run {
+        let check = crate::check::Check {
+            aws,
+            secret_id,
+            plan: true,
+        };
+        return with_target(&name, check).await;
+    }
     with_target(&name, Rotate { aws, secret_id }).await
+}
+
+/// `check`: see [`crate::check`].
+pub(crate) async fn check(aws: Aws, secret_id: &str, target: Option<&str>) -> Result<ExitCode> {
+    let secret_id = SecretId::new(secret_id)?;
+    let name = target_name(target, &aws.store, &secret_id).await?;
+    let check = crate::check::Check {
+        aws,
+        secret_id,
+        plan: false,
+    };
+    with_target(&name, check).await
 }
 
 /// `rotate`: the four steps of one rotation.

@@ -5,6 +5,7 @@
 //! configuration comes from the same environment variables.
 
 mod cancel;
+mod check;
 mod commands;
 mod targets;
 
@@ -44,6 +45,9 @@ enum Command {
         /// The secret's ARN or name.
         #[arg(long)]
         secret_id: String,
+        /// Check and print the plan (each credential logged in with), write nothing.
+        #[arg(long)]
+        dry_run: bool,
         /// The target: postgres, mysql (mariadb), http or redis. Default: from the secret's
         /// "engine".
         #[arg(long)]
@@ -56,6 +60,17 @@ enum Command {
         event: PathBuf,
         /// The target: postgres, mysql (mariadb), http or redis. Default: from the secret's
         /// "engine".
+        #[arg(long)]
+        target: Option<String>,
+    },
+    /// Without changing anything: log in with AWSCURRENT, AWSPREVIOUS and (alternating
+    /// users) the master; show the rotation settings and whether a rotation is stuck.
+    /// Exits 5 when a credential a rotation needs does not log in, 3 when stuck.
+    Check {
+        /// The secret's ARN or name.
+        #[arg(long)]
+        secret_id: String,
+        /// The target. Default: from the secret's "engine".
         #[arg(long)]
         target: Option<String>,
     },
@@ -92,8 +107,13 @@ async fn main() -> ExitCode {
     let endpoint = commands::endpoint_in_use(cli.endpoint_url.as_deref());
     let aws = commands::Aws::load(cli.endpoint_url.as_deref(), cli.region.as_deref()).await;
     let result = match cli.command {
-        Command::Rotate { secret_id, target } => {
-            commands::rotate(aws, &secret_id, target.as_deref()).await
+        Command::Rotate {
+            secret_id,
+            dry_run,
+            target,
+        } => commands::rotate(aws, &secret_id, target.as_deref(), dry_run).await,
+        Command::Check { secret_id, target } => {
+            commands::check(aws, &secret_id, target.as_deref()).await
         }
         Command::Step { event, target } => commands::step(aws, &event, target.as_deref()).await,
         Command::Cancel { secret_id, target } => {

@@ -838,3 +838,64 @@ async fn cancel_ends_a_stuck_rotation_only_when_it_is_safe() {
         .expect_code(0)
         .expect_stdout("nothing to cancel");
 }
+
+/// `check` and `rotate --dry-run` log in with each credential, print the settings and the
+/// plan, exit non-zero when a rotation would fail, and write nothing.
+#[tokio::test]
+async fn check_and_dry_run_look_without_writing() {
+    let account = account().await;
+    let moto = Moto::shared();
+    let calls_before = moto.calls(&account.arn).await;
+    let before = describe(&account.secret_id).await;
+
+    let run = cli(&["check", "--secret-id", &account.arn], &[]).await;
+    run.expect_code(0)
+        .expect_stdout("strategy:    single-user")
+        .expect_stdout("rotation:")
+        .expect_stdout(&format!("{} @ ", account.user))
+        .expect_stdout("logs in")
+        .expect_stdout("state:       ready");
+    let run = cli(&["rotate", "--dry-run", "--secret-id", &account.arn], &[]).await;
+    run.expect_code(0)
+        .expect_stdout("plan (nothing was written)")
+        .expect_stdout("setSecret")
+        .expect_stdout("would succeed");
+    assert_eq!(describe(&account.secret_id).await, before, "no label moved");
+    let calls = moto.calls(&account.arn).await;
+    for write in ["PutSecretValue", "UpdateSecretVersionStage"] {
+        assert_eq!(
+            calls.get(write),
+            calls_before.get(write),
+            "{write}: {calls:?}"
+        );
+    }
+    assert!(
+        PgCluster::shared()
+            .can_login(&account.user, &account.first_password)
+            .await
+    );
+
+    // After a rotation AWSPREVIOUS is refused, as a single-user rotation means.
+    cli(&["rotate", "--secret-id", &account.arn], &[])
+        .await
+        .expect_code(0);
+    cli(&["check", "--secret-id", &account.arn], &[])
+        .await
+        .expect_code(0)
+        .expect_stdout("AWSPREVIOUS")
+        .expect_stdout("expected, a single-user rotation replaced it");
+
+    // Someone changes the password out of band: AWSCURRENT is refused, exit 5.
+    let admin = PgCluster::shared().admin().await;
+    admin
+        .batch_execute(&format!(
+            "ALTER ROLE \"{}\" PASSWORD 'elsewhere-1'",
+            account.user
+        ))
+        .await
+        .unwrap();
+    let run = cli(&["rotate", "--dry-run", "--secret-id", &account.arn], &[]).await;
+    run.expect_code(5)
+        .expect_stdout("REFUSED")
+        .expect_stdout("would FAIL");
+}

@@ -49,7 +49,7 @@ pub use error::{BoxError, DisplayChain, Error, Result, SecretVersion};
 pub use event::{ClientRequestToken, RotationEvent, RotationToken, SecretId, Step, VersionId};
 pub use outcome::{Outcome, StepReport};
 pub use password::PasswordPolicy;
-pub use rotator::Rotator;
+pub use rotator::{CheckReport, CredentialCheck, LoginCheck, Rotator};
 pub use secret::SecretValue;
 pub use stage::{SecretDescription, Stage};
 pub use target::{

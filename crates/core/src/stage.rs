@@ -68,6 +68,15 @@ pub struct SecretDescription {
     /// The secret's tags (e.g. `aws:rds:primaryDBInstanceArn` on a master secret that RDS
     /// manages).
     pub tags: BTreeMap<String, String>,
+    /// `RotationLambdaARN`: the function that rotates it, when configured.
+    pub rotation_function: Option<String>,
+    /// The schedule (`ScheduleExpression`, or `rate(N days)` from
+    /// `AutomaticallyAfterDays`), when configured.
+    pub rotation_schedule: Option<String>,
+    /// `LastRotatedDate` (RFC 3339), when it was ever rotated.
+    pub last_rotated: Option<String>,
+    /// `NextRotationDate` (RFC 3339), when the service says.
+    pub next_rotation: Option<String>,
 }
 
 impl SecretDescription {

@@ -275,6 +275,7 @@ impl SecretStore for MemoryStore {
                     .map(|v| (v.id.clone(), v.stages.clone()))
                     .collect(),
                 tags: s.tags.clone(),
+                ..SecretDescription::default()
             })
         })
     }

@@ -3,6 +3,7 @@
 //! [`Rotator`] lives here with the preconditions; each step has its own module.
 
 mod begin;
+mod check;
 mod create;
 mod finish;
 mod guard;
@@ -11,6 +12,8 @@ mod set;
 mod test;
 
 use std::time::Instant;
+
+pub use check::{CheckReport, CredentialCheck, LoginCheck};
 
 use serde_json::Value;
 use tracing::{info, warn};

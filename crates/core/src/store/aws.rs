@@ -110,12 +110,29 @@ impl SecretStore for AwsSecretStore {
             .into_iter()
             .filter_map(|t| Some((t.key?, t.value.unwrap_or_default())))
             .collect();
+        let date = |d: Option<&aws_sdk_secretsmanager::primitives::DateTime>| {
+            d.and_then(|d| {
+                d.fmt(aws_sdk_secretsmanager::primitives::DateTimeFormat::DateTime)
+                    .ok()
+            })
+        };
+        let rules = out.rotation_rules.as_ref();
+        let rotation_schedule = rules.and_then(|r| {
+            r.schedule_expression.clone().or_else(|| {
+                r.automatically_after_days
+                    .map(|d| format!("rate({d} days)"))
+            })
+        });
         Ok(SecretDescription {
-            arn: out.arn.unwrap_or_default(),
-            name: out.name.unwrap_or_default(),
+            arn: out.arn.clone().unwrap_or_default(),
+            name: out.name.clone().unwrap_or_default(),
             rotation_enabled: out.rotation_enabled,
             versions,
             tags,
+            rotation_function: out.rotation_lambda_arn.clone(),
+            rotation_schedule,
+            last_rotated: date(out.last_rotated_date.as_ref()),
+            next_rotation: date(out.next_rotation_date.as_ref()),
         })
     }
 
