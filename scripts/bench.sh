@@ -28,4 +28,6 @@ started=$SECONDS
 for package in secret-rotor-postgres secret-rotor-mysql; do
   cargo bench -p "$package" --bench rotation "$@"
 done
+# Fleet rotation through the CLI: 1,000 secrets (BENCH_SECRETS=N to change).
+cargo bench -p secret-rotor-cli --bench fleet "$@"
 printf 'bench.sh: cargo bench took %s s (release builds included)\n' "$((SECONDS - started))"

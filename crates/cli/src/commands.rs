@@ -17,6 +17,7 @@ use crate::targets::{WithTarget, target_name, with_target};
 pub(crate) const EXIT_IN_PROGRESS: u8 = 3;
 
 /// The AWS clients the commands use, built from one configuration.
+#[derive(Clone)]
 pub(crate) struct Aws {
     /// Secrets Manager.
     pub(crate) store: AwsSecretStore,
@@ -69,6 +70,21 @@ pub(crate) async fn rotate(
         return with_target(&name, check).await;
     }
     with_target(&name, Rotate { aws, secret_id }).await
+}
+
+/// The secret ids of `path`, one per line (blank lines and `#` comments skipped).
+pub(crate) fn read_ids(path: Option<&Path>) -> Result<Vec<String>> {
+    let Some(path) = path else {
+        return Ok(Vec::new());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::config(format!("--secret-ids-from {}: {e}", path.display())))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect())
 }
 
 /// `check`: see [`crate::check`].
@@ -171,33 +187,62 @@ pub(crate) async fn status(store: AwsSecretStore, secret_id: &str) -> Result<Exi
     }
 }
 
-async fn rotate_with<T: Target>(
-    rotator: Rotator<T, AwsSecretStore>,
+/// What one rotation did, for summaries.
+#[derive(Debug, Clone)]
+pub(crate) struct Rotated {
+    /// The rotation's token (the new `AWSCURRENT`).
+    pub(crate) token: VersionId,
+    /// Whether it resumed a rotation that was in progress.
+    pub(crate) resumed: bool,
+    /// Time between the password change and `AWSCURRENT` moving, when a password changed.
+    pub(crate) password_window_ms: Option<u128>,
+}
+
+/// Runs the four steps of one rotation; prints each step when `print`.
+pub(crate) async fn run_rotation<T: Target>(
+    rotator: &Rotator<T, AwsSecretStore>,
     secret_id: &SecretId,
-) -> Result<ExitCode> {
-    let started = Instant::now();
+    print: bool,
+) -> Result<Rotated> {
     let fresh = VersionId::new(uuid::Uuid::new_v4().to_string())?;
     let (token, report) = rotator.begin(secret_id, &fresh).await?;
-    if token != fresh {
-        println!("resuming the rotation in progress: {token}");
-    } else {
-        println!("rotation {token}");
+    let resumed = token != fresh;
+    if print {
+        if resumed {
+            println!("resuming the rotation in progress: {token}");
+        } else {
+            println!("rotation {token}");
+        }
+        print_report(&report);
     }
-    print_report(&report);
     let mut password_changed_at = None;
     for step in [Step::SetSecret, Step::TestSecret, Step::FinishSecret] {
         let report = rotator
             .handle(&RotationEvent::new(step, secret_id.clone(), token.clone()))
             .await?;
-        print_report(&report);
+        if print {
+            print_report(&report);
+        }
         if matches!(report.outcome, Outcome::PasswordSet { .. }) {
             password_changed_at = Some(Instant::now());
         }
     }
-    if let Some(at) = password_changed_at {
+    Ok(Rotated {
+        token,
+        resumed,
+        password_window_ms: password_changed_at.map(|at| at.elapsed().as_millis()),
+    })
+}
+
+async fn rotate_with<T: Target>(
+    rotator: Rotator<T, AwsSecretStore>,
+    secret_id: &SecretId,
+) -> Result<ExitCode> {
+    let started = Instant::now();
+    let rotated = run_rotation(&rotator, secret_id, true).await?;
+    if let Some(ms) = rotated.password_window_ms {
         println!(
-            "password window: {} ms between the password change and AWSCURRENT moving to it",
-            at.elapsed().as_millis()
+            "password window: {ms} ms between the password change and AWSCURRENT moving to it"
         );
     }
     println!("done in {} ms", started.elapsed().as_millis());

@@ -7,6 +7,7 @@
 mod cancel;
 mod check;
 mod commands;
+mod fleet;
 mod targets;
 
 use std::path::PathBuf;
@@ -42,9 +43,22 @@ enum Command {
     /// Run all four steps of a rotation now, as Secrets Manager would, staging the
     /// pending version itself; resumes a rotation that is in progress.
     Rotate {
-        /// The secret's ARN or name.
-        #[arg(long)]
-        secret_id: String,
+        /// The secret's ARN or name; repeat it to rotate several.
+        #[arg(long, required_unless_present = "secret_ids_from")]
+        secret_id: Vec<String>,
+        /// A file of secret ARNs or names, one per line (`#` comments): rotate them all.
+        #[arg(long, value_name = "FILE")]
+        secret_ids_from: Option<PathBuf>,
+        /// Several secrets: rotations at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Several secrets: Secrets Manager writes per second at most (its quota is 50 for
+        /// PutSecretValue and UpdateSecretVersionStage together; each rotation makes 3).
+        #[arg(long, default_value_t = 40.0)]
+        max_writes_per_second: f64,
+        /// Several secrets: a JSON summary on stdout instead of the table.
+        #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+        output: String,
         /// Check and print the plan (each credential logged in with), write nothing.
         #[arg(long)]
         dry_run: bool,
@@ -108,10 +122,31 @@ async fn main() -> ExitCode {
     let aws = commands::Aws::load(cli.endpoint_url.as_deref(), cli.region.as_deref()).await;
     let result = match cli.command {
         Command::Rotate {
-            secret_id,
+            mut secret_id,
+            secret_ids_from,
+            concurrency,
+            max_writes_per_second,
+            output,
             dry_run,
             target,
-        } => commands::rotate(aws, &secret_id, target.as_deref(), dry_run).await,
+        } => match commands::read_ids(secret_ids_from.as_deref()) {
+            Err(e) => Err(e),
+            Ok(more) if more.is_empty() && secret_id.len() == 1 && output == "text" => {
+                commands::rotate(aws, &secret_id[0], target.as_deref(), dry_run).await
+            }
+            Ok(_) if dry_run => Err(secret_rotor::Error::config(
+                "--dry-run takes one --secret-id",
+            )),
+            Ok(more) => {
+                secret_id.extend(more);
+                let options = fleet::FleetOptions {
+                    concurrency,
+                    writes_per_second: max_writes_per_second,
+                    json: output == "json",
+                };
+                fleet::rotate_many(aws, secret_id, target, options).await
+            }
+        },
         Command::Check { secret_id, target } => {
             commands::check(aws, &secret_id, target.as_deref()).await
         }

@@ -899,3 +899,79 @@ async fn check_and_dry_run_look_without_writing() {
         .expect_stdout("REFUSED")
         .expect_stdout("would FAIL");
 }
+
+/// `rotate` over several secrets (repeated `--secret-id` and a file): each rotated, one
+/// failure reported with its code without stopping the others, exit 1, a JSON summary;
+/// writes above the service's quota refused.
+#[tokio::test]
+async fn rotate_many_secrets_with_a_summary() {
+    let accounts = [account().await, account().await, account().await];
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("ids.txt");
+    std::fs::write(
+        &list,
+        format!(
+            "# the fleet\n{}\n\nmissing-{}\n",
+            accounts[2].arn,
+            unique_name("x")
+        ),
+    )
+    .unwrap();
+    let run = cli(
+        &[
+            "rotate",
+            "--secret-id",
+            &accounts[0].arn,
+            "--secret-id",
+            &accounts[1].arn,
+            "--secret-ids-from",
+            list.to_str().unwrap(),
+            "--concurrency",
+            "2",
+            "--output",
+            "json",
+        ],
+        &[],
+    )
+    .await;
+    run.expect_code(1);
+    let summary: Value = serde_json::from_str(run.stdout.trim()).expect("JSON on stdout");
+    assert_eq!(summary["rotated"], 3, "{summary}");
+    assert_eq!(summary["failed"], 1, "{summary}");
+    let results = summary["results"].as_array().unwrap();
+    assert_eq!(results[3]["code"], "SecretsManagerError", "{summary}");
+    for (account, result) in accounts.iter().zip(results) {
+        assert_eq!(result["ok"], true, "{summary}");
+        let now = current_password(&account.secret_id).await;
+        assert_ne!(now, account.first_password);
+        assert!(PgCluster::shared().can_login(&account.user, &now).await);
+        assert!(!run.transcript().contains(&now));
+    }
+    let run = cli(
+        &[
+            "rotate",
+            "--secret-id",
+            &accounts[0].arn,
+            "--secret-id",
+            &accounts[1].arn,
+        ],
+        &[],
+    )
+    .await;
+    run.expect_code(0).expect_stdout("2 rotated, 0 failed");
+    cli(
+        &[
+            "rotate",
+            "--secret-id",
+            &accounts[0].arn,
+            "--secret-id",
+            &accounts[1].arn,
+            "--max-writes-per-second",
+            "60",
+        ],
+        &[],
+    )
+    .await
+    .expect_code(1)
+    .expect_stderr("ConfigError");
+}
