@@ -105,6 +105,7 @@ if ! have python3 || ! python3 -m pip --version >/dev/null 2>&1; then
   apt_missing+=(python3-pip)
 fi
 pkg_installed ca-certificates || apt_missing+=(ca-certificates)
+have openssl || apt_missing+=(openssl) # scripts/demo.sh makes its test CA with it
 { have cc && have gcc && have make; } || apt_missing+=(build-essential)
 have curl || apt_missing+=(curl)
 { have ps && have pgrep; } || apt_missing+=(procps)

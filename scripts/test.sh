@@ -9,7 +9,9 @@
 #      PostgreSQL and a private MariaDB that enforce passwords (TLS verify-full, test
 #      CA), RabbitMQ and a private Verdaccio (the HTTP target), and moto,
 #      the Lambda binary through the Runtime API, the CLI, sample events, the SAM
-#      template (tests/it/sam_template.rs runs cfn-lint on it).
+#      template (tests/it/sam_template.rs runs cfn-lint on it);
+#   4. scripts/demo.sh: the local-invoke path the README documents (cargo lambda watch
+#      and cargo lambda invoke with the sample events), end to end.
 # Tests start their own moto and PostgreSQL instances on free ports; a missing tool is
 # a failure, never a skip.
 set -euo pipefail
@@ -33,5 +35,11 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 step "cargo test"
 cargo test --workspace --locked
+
+# The README's first command, end to end: a rotation through `cargo lambda watch` +
+# `cargo lambda invoke rotate-postgres --data-file events/...` against moto and a private
+# PostgreSQL, then through the CLI (the documented local-invoke path, tested here).
+step "scripts/demo.sh"
+scripts/demo.sh
 
 printf '\nAll checks passed.\n'
