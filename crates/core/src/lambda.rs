@@ -16,7 +16,7 @@ use crate::config::RotationConfig;
 use crate::error::Result;
 use crate::logging::{self, LogFormat};
 use crate::rotator::Rotator;
-use crate::store::AwsSecretStore;
+use crate::store::{AwsSecretStore, CachedStore};
 use crate::target::Target;
 
 /// The error `main` returns when the runtime itself fails.
@@ -33,7 +33,8 @@ pub use lambda_runtime::Error as LambdaError;
 pub async fn run<T: Target>(target: Result<T>) -> Result<(), LambdaError> {
     logging::init(LogFormat::from_lambda_env());
     let sdk_config = crate::store::load_sdk_config(None).await;
-    let store = AwsSecretStore::from_sdk_config(&sdk_config, None);
+    // Values by version id serve the next steps of a rotation in a warm process.
+    let store = CachedStore::new(AwsSecretStore::from_sdk_config(&sdk_config, None));
     let rotator = target
         .and_then(|target| {
             let config = RotationConfig::from_env(&target)?;

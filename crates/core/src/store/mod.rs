@@ -6,11 +6,13 @@
 //! service's label rules, fault injection) live in `secret-rotor-testkit`.
 
 mod aws;
+mod cached;
 
 use std::collections::BTreeSet;
 use std::future::Future;
 
 pub use aws::{AwsSecretStore, SECRETS_MANAGER_ENDPOINT, load_sdk_config};
+pub use cached::CachedStore;
 
 use crate::error::Result;
 use crate::event::{RotationToken, SecretId, VersionId};

@@ -616,3 +616,39 @@ async fn crash_after_any_call_converges_on_retry() {
         );
     }
 }
+
+/// In one process, values read or written by version id serve the later steps: a whole
+/// rotation reads AWSCURRENT once and never reads back the pending value it wrote; labels
+/// are read fresh in every step; the service's empty AWSPENDING is never taken as cached.
+#[tokio::test]
+async fn a_warm_process_reads_each_version_once() {
+    use secret_rotor::store::CachedStore;
+    use secret_rotor_testkit::faults::FaultyStore;
+    let fx = setup();
+    let plan = FaultPlan::counting();
+    let store = CachedStore::new(FaultyStore::new(fx.store.clone(), plan.clone()));
+    let rotator = Rotator::new(
+        fx.target.clone(),
+        store,
+        RotationConfig::defaults(&fx.target),
+    )
+    .unwrap();
+    let t = fx.store.start_rotation(&fx.id, Some(&vid("t2"))).unwrap();
+    run_rotation(&rotator, &fx.id, &t).await.unwrap();
+    let calls = plan.calls();
+    let count = |prefix: &str| calls.iter().filter(|c| c.starts_with(prefix)).count();
+    assert_eq!(count("GetSecretValue"), 2, "{calls:?}");
+    assert!(
+        count("DescribeSecret") >= 4,
+        "labels read in every step: {calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.starts_with("GetSecretValue AWSPENDING")),
+        "createSecret asked for the pending value (absent: not cached): {calls:?}"
+    );
+    let d = fx.store.describe(&fx.id).await.unwrap();
+    assert_eq!(d.version_with(&Stage::Current), Some(&t));
+    assert!(fx.target.password_of("app").is_some_and(|p| p != "old-pw"));
+}
