@@ -4,6 +4,7 @@
 mod alternating;
 mod cluster;
 mod conformance;
+mod corpus;
 mod lambda;
 mod password_change;
 mod tls_and_connections;
