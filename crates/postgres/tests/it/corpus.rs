@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use secret_rotor::Step;
-use secret_rotor_postgres::testing::{PgFixture, fixture};
+use secret_rotor_postgres::testing::{PgCluster, PgFixture, PgOptions};
 use secret_rotor_testkit::conformance::{Fixture, hostile_password};
 use secret_rotor_testkit::moto::{Moto, unique_name};
 use secret_rotor_testkit::runtime_api::{Invocation, LambdaProcess};
@@ -96,7 +96,10 @@ fn code(outcome: &Invocation) -> String {
 
 #[tokio::test]
 async fn every_hostile_case_fails_clearly_and_changes_nothing() {
-    let fx = fixture();
+    // A cluster of its own: the set of roles is compared after every case, and the other
+    // tests of this binary create roles on the shared one.
+    let cluster: &'static PgCluster = Box::leak(Box::new(PgCluster::start(PgOptions::default())));
+    let fx = PgFixture { cluster };
     let moto = Moto::shared();
     let admin = fx.cluster.admin().await;
     admin
