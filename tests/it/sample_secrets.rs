@@ -1,6 +1,7 @@
 //! Every example secret value in `events/secrets/` parses with the target its `engine`
-//! names (`http-<api>.json`: the HTTP target with the example spec `<api>.json`), and
-//! carries what its strategy needs.
+//! names (`http-<api>.json`: the HTTP target with the example spec `<api>.json`), carries
+//! what its strategy needs, and no `Debug` of the value or of the credential shows a
+//! secret.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +10,9 @@ use secret_rotor_http::{HttpTarget, load_spec};
 use secret_rotor_mysql::MysqlTarget;
 use secret_rotor_postgres::PostgresTarget;
 use secret_rotor_redis::RedisTarget;
+
+/// What every secret field of the examples is replaced with.
+const MARKER: &str = "Xy9-marker-of-a-secret";
 
 fn secrets_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/secrets")
@@ -23,17 +27,26 @@ fn every_example_secret_parses_with_its_target() {
     for entry in std::fs::read_dir(secrets_dir()).expect("events/secrets/") {
         let path = entry.expect("entry").path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let value = SecretValue::parse(&std::fs::read_to_string(&path).expect("readable"))
+        // Every secret of the example (password, token, key) becomes a marker that no
+        // Debug output may show.
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let value = SecretValue::parse(&text.replace("replace-me", MARKER))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            !format!("{value:?}").contains(MARKER),
+            "{name}: SecretValue's Debug"
+        );
         let parsed = match value.str("engine") {
-            Some("postgres" | "aurora-postgresql") => postgres.parse_credential(&value).map(|_| ()),
+            Some("postgres" | "aurora-postgresql") => {
+                postgres.parse_credential(&value).map(|c| format!("{c:?}"))
+            }
             Some("mysql" | "aurora-mysql" | "mariadb") => {
-                mysql.parse_credential(&value).map(|_| ())
+                mysql.parse_credential(&value).map(|c| format!("{c:?}"))
             }
             Some("redis") => RedisTarget::new(config.clone())
                 .expect("redis target")
                 .parse_credential(&value)
-                .map(|_| ()),
+                .map(|c| format!("{c:?}")),
             None if name.starts_with("http-") => {
                 let api = name["http-".len()..].split(['-', '.']).next().unwrap();
                 let spec = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -42,11 +55,15 @@ fn every_example_secret_parses_with_its_target() {
                 HttpTarget::new(Some(spec), &config)
                     .expect("http target")
                     .parse_credential(&value)
-                    .map(|_| ())
+                    .map(|c| format!("{c:?}"))
             }
             other => panic!("{name}: unknown engine {other:?}"),
         };
-        parsed.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let debug = parsed.unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            !debug.contains(MARKER),
+            "{name}: the credential's Debug shows a secret: {debug}"
+        );
         assert_eq!(
             name.contains("alternating"),
             value.str("masterarn").is_some(),

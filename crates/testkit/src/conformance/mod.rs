@@ -467,6 +467,7 @@ macro_rules! conformance_tests {
             rotates_hostile_usernames_and_passwords,
             keeps_passwords_out_of_logs,
             converges_after_a_crash_after_any_call,
+            concurrent_invocations_never_lock_out,
         );
     };
     (@cases $fixture:expr; $($case:ident),* $(,)?) => {

@@ -374,3 +374,37 @@ pub async fn converges_after_a_crash_after_any_call<F: Fixture>(fixture: &F) {
     })
     .await;
 }
+
+/// Every step invoked twice at once (the service retrying while the first invocation still
+/// runs): at least one of each pair succeeds, a failure has a stable code and is safe to
+/// retry, and the rotation converges with the labels clean and AWSCURRENT logging in —
+/// never a lockout.
+pub async fn concurrent_invocations_never_lock_out<F: Fixture>(fixture: &F) {
+    let case = Case::new(fixture, "race", "first-Password-1").await;
+    let token = case.start().await;
+    let mut failed = Vec::new();
+    for step in Step::ALL {
+        let (a, b) = tokio::join!(case.step(step, &token), case.step(step, &token));
+        let errors: Vec<_> = [a, b].into_iter().filter_map(Result::err).collect();
+        if errors.len() == 2 {
+            panic!(
+                "{step}: both invocations failed: {} / {}",
+                errors[0], errors[1]
+            );
+        }
+        failed.extend(
+            errors
+                .into_iter()
+                .map(|e| format!("{step}: [{}]", e.code())),
+        );
+        assert!(
+            case.logs_in(Stage::Current).await || case.logs_in(Stage::Pending).await,
+            "after {step}: neither AWSCURRENT nor AWSPENDING logs in (failures: {failed:?})"
+        );
+    }
+    // The service's retry of the whole rotation finds nothing left to do but converges.
+    for step in Step::ALL {
+        case.ok(step, &token).await;
+    }
+    case.assert_rotated(&token, &case.first_password).await;
+}
