@@ -32,3 +32,4 @@ pub mod process;
 pub mod proxy;
 pub mod runtime_api;
 pub mod tls;
+pub mod wire_faults;

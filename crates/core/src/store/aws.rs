@@ -55,9 +55,23 @@ impl AwsSecretStore {
     }
 }
 
-/// Loads the standard AWS configuration chain, with `region` overriding the chain's.
+/// Bounds on every AWS call, so that a step ends well inside the Lambda's timeout even
+/// when an endpoint accepts and never answers: each attempt 4 s, the call with its
+/// retries (the SDK's standard mode: 3 attempts, backoff on throttling and 5xx) 10 s.
+pub const SDK_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
+/// See [`SDK_ATTEMPT_TIMEOUT`].
+pub const SDK_OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Loads the standard AWS configuration chain, with `region` overriding the chain's and
+/// the timeouts of [`SDK_ATTEMPT_TIMEOUT`] and [`SDK_OPERATION_TIMEOUT`].
 pub async fn load_sdk_config(region: Option<&str>) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .operation_attempt_timeout(SDK_ATTEMPT_TIMEOUT)
+        .operation_timeout(SDK_OPERATION_TIMEOUT)
+        .build();
+    let mut loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts);
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region.to_owned()));
     }

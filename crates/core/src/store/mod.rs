@@ -11,7 +11,10 @@ mod cached;
 use std::collections::BTreeSet;
 use std::future::Future;
 
-pub use aws::{AwsSecretStore, SECRETS_MANAGER_ENDPOINT, load_sdk_config};
+pub use aws::{
+    AwsSecretStore, SDK_ATTEMPT_TIMEOUT, SDK_OPERATION_TIMEOUT, SECRETS_MANAGER_ENDPOINT,
+    load_sdk_config,
+};
 pub use cached::CachedStore;
 
 use crate::error::Result;

@@ -8,3 +8,4 @@ mod corpus;
 mod lambda;
 mod password_change;
 mod tls_and_connections;
+mod wire_faults;
