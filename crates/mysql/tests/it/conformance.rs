@@ -5,3 +5,14 @@ use secret_rotor_mysql::testing::fixture;
 
 secret_rotor_testkit::conformance_tests!(fixture());
 secret_rotor_testkit::alternating_conformance_tests!(fixture());
+
+/// A database that accepts connections and never answers: the step ends well inside the
+/// Lambda's 30 s, with a retryable error, and nothing changes.
+#[tokio::test]
+async fn a_silent_server_ends_the_step_in_bounded_time() {
+    secret_rotor_testkit::conformance::a_silent_server_ends_the_step_in_bounded_time(
+        &fixture(),
+        std::time::Duration::from_secs(20),
+    )
+    .await;
+}

@@ -408,3 +408,55 @@ pub async fn concurrent_invocations_never_lock_out<F: Fixture>(fixture: &F) {
     }
     case.assert_rotated(&token, &case.first_password).await;
 }
+
+/// A server that accepts connections and never answers (a hung database, a black-holing
+/// proxy): setSecret ends within `bound` — under the Lambda's timeout — with a stable,
+/// retryable error, and nothing changes. For targets whose secret names `host` and `port`.
+pub async fn a_silent_server_ends_the_step_in_bounded_time<F: Fixture>(
+    fixture: &F,
+    bound: std::time::Duration,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let port = listener.local_addr().expect("address").port();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket); // open, never answered
+        }
+    });
+    let mut more = serde_json::Map::new();
+    more.insert("host".into(), "127.0.0.1".into());
+    more.insert("port".into(), port.into());
+    let config = RotationConfig::defaults(&fixture.target());
+    let case = Case::build(fixture, "silent", "first-Password-1", config, more).await;
+    let token = case.start().await;
+    case.ok(Step::CreateSecret, &token).await;
+    let started = std::time::Instant::now();
+    let outcome = case.step(Step::SetSecret, &token).await;
+    let took = started.elapsed();
+    silent.abort();
+    let err = outcome.expect_err("a server that never answers cannot be rotated");
+    assert!(
+        took < bound,
+        "setSecret took {took:?} (bound {bound:?}): [{}] {err}",
+        err.code()
+    );
+    assert!(
+        err.is_retryable(),
+        "[{}] {err}: the service's retry may succeed",
+        err.code()
+    );
+    assert_eq!(
+        case.describe().await.version_with(&Stage::Current),
+        Some(&case.first_version),
+        "AWSCURRENT did not move"
+    );
+    assert!(
+        fixture
+            .can_login(&case.username, &case.first_password)
+            .await,
+        "the account on the real server is untouched"
+    );
+}
