@@ -96,12 +96,7 @@ fn print_plan(report: &CheckReport, retires: bool) {
     let user = current.and_then(|c| c.user.clone()).unwrap_or_default();
     let alternating = report.strategy == Strategy::AlternatingUsers;
     let pending_user = if alternating {
-        let base = user.strip_suffix("_clone").unwrap_or(&user);
-        if base == user {
-            alternate_of(&user)
-        } else {
-            base.to_owned()
-        }
+        alternate_of(&user)
     } else {
         user.clone()
     };

@@ -59,16 +59,11 @@ pub(crate) async fn rotate(
     target: Option<&str>,
     dry_run: bool,
 ) -> Result<ExitCode> {
+    if dry_run {
+        return check(aws, secret_id, target, true).await;
+    }
     let secret_id = SecretId::new(secret_id)?;
     let name = target_name(target, &aws.store, &secret_id).await?;
-    if dry_run {
-        let check = crate::check::Check {
-            aws,
-            secret_id,
-            plan: true,
-        };
-        return with_target(&name, check).await;
-    }
     with_target(&name, Rotate { aws, secret_id }).await
 }
 
@@ -87,14 +82,19 @@ pub(crate) fn read_ids(path: Option<&Path>) -> Result<Vec<String>> {
         .collect())
 }
 
-/// `check`: see [`crate::check`].
-pub(crate) async fn check(aws: Aws, secret_id: &str, target: Option<&str>) -> Result<ExitCode> {
+/// `check`, or with `plan` `rotate --dry-run`: see [`crate::check`].
+pub(crate) async fn check(
+    aws: Aws,
+    secret_id: &str,
+    target: Option<&str>,
+    plan: bool,
+) -> Result<ExitCode> {
     let secret_id = SecretId::new(secret_id)?;
     let name = target_name(target, &aws.store, &secret_id).await?;
     let check = crate::check::Check {
         aws,
         secret_id,
-        plan: false,
+        plan,
     };
     with_target(&name, check).await
 }

@@ -118,7 +118,6 @@ async fn main() -> ExitCode {
         quiet_sdk
     };
     secret_rotor::logging::init_with(secret_rotor::logging::LogFormat::Text, filter);
-    let endpoint = commands::endpoint_in_use(cli.endpoint_url.as_deref());
     let aws = commands::Aws::load(cli.endpoint_url.as_deref(), cli.region.as_deref()).await;
     let result = match cli.command {
         Command::Rotate {
@@ -148,7 +147,7 @@ async fn main() -> ExitCode {
             }
         },
         Command::Check { secret_id, target } => {
-            commands::check(aws, &secret_id, target.as_deref()).await
+            commands::check(aws, &secret_id, target.as_deref(), false).await
         }
         Command::Step { event, target } => commands::step(aws, &event, target.as_deref()).await,
         Command::Cancel { secret_id, target } => {
@@ -165,6 +164,7 @@ async fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error [{}]: {}", e.code(), e.headline());
             if e.code() == "SecretsManagerError" && e.headline().contains("cannot reach") {
+                let endpoint = commands::endpoint_in_use(cli.endpoint_url.as_deref());
                 eprintln!("(Secrets Manager endpoint: {endpoint})");
             }
             eprintln!("(run with -v for every cause)");

@@ -138,12 +138,12 @@ impl SecretStore for AwsSecretStore {
             })
         });
         Ok(SecretDescription {
-            arn: out.arn.clone().unwrap_or_default(),
-            name: out.name.clone().unwrap_or_default(),
+            arn: out.arn.unwrap_or_default(),
+            name: out.name.unwrap_or_default(),
             rotation_enabled: out.rotation_enabled,
             versions,
             tags,
-            rotation_function: out.rotation_lambda_arn.clone(),
+            rotation_function: out.rotation_lambda_arn,
             rotation_schedule,
             last_rotated: date(out.last_rotated_date.as_ref()),
             next_rotation: date(out.next_rotation_date.as_ref()),
