@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Release build of every Lambda function with SAM, as `sam deploy` would ship it, for
 # arm64 (the template's default) and x86_64; prints each function's bootstrap and zip
-# size. Not part of scripts/test.sh (release builds of three binaries per architecture).
+# size. Not part of scripts/test.sh (release builds of four binaries per architecture).
 #
 #   scripts/sam-build.sh                 # both architectures
 #   ARCHS=arm64 scripts/sam-build.sh     # one
@@ -21,7 +21,7 @@ echo "==> sam validate --lint"
 sam validate --lint
 
 for arch in ${ARCHS:-arm64 x86_64}; do
-  for fn in PostgresRotationFunction MysqlRotationFunction HttpRotationFunction; do
+  for fn in PostgresRotationFunction MysqlRotationFunction HttpRotationFunction RedisRotationFunction; do
     dir=".aws-sam/build-$arch-$fn"
     started=$SECONDS
     # One function at a time: the RDS CA layer downloads a file at build time, which is

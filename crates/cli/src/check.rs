@@ -10,7 +10,8 @@ use secret_rotor::target::alternate_of;
 use crate::commands::{Aws, EXIT_IN_PROGRESS};
 use crate::targets::WithTarget;
 
-/// Exit code when a credential that a rotation needs does not log in.
+/// Exit code when a rotation would fail: a credential that it needs does not log in, or
+/// (alternating users) setSecret would refuse.
 pub(crate) const EXIT_UNHEALTHY: u8 = 5;
 
 /// `check` (or, with `plan`, `rotate --dry-run`) of one secret.
@@ -51,6 +52,8 @@ impl WithTarget for Check {
             };
             println!("{:<12} {version:<38} {who:<40} {login}", c.which.as_str());
         }
+        print_certificate(&report);
+        print_alternate(&report);
         if let Some(pending) = &report.in_progress {
             println!("state:       rotation in progress (AWSPENDING on {pending})");
         } else {
@@ -91,6 +94,59 @@ fn print_settings(report: &CheckReport) {
     println!("strategy:    {}", report.strategy.as_str());
 }
 
+/// Days left under which the certificate line says so loudly.
+const CERTIFICATE_WARNING_DAYS: i64 = 30;
+
+fn print_certificate(report: &CheckReport) {
+    match &report.certificate {
+        None => {}
+        Some(Ok(c)) => {
+            let when = match c.days_left {
+                d if d < 0 => format!("EXPIRED {} days ago", -d),
+                d if d < CERTIFICATE_WARNING_DAYS => format!("EXPIRES in {d} days"),
+                d => format!("expires in {d} days"),
+            };
+            println!(
+                "tls:         {when} ({}); issuer {}; subject {}",
+                c.not_after, c.issuer, c.subject
+            );
+        }
+        Some(Err(f)) => println!("tls:         FAILED [{}]: {}", f.code, f.message),
+    }
+}
+
+/// Alternating users: what setSecret would do to the other user, or why it would refuse.
+fn print_alternate(report: &CheckReport) {
+    match &report.alternate {
+        None => {}
+        Some(Ok(r)) => {
+            let mut lines = Vec::new();
+            if r.created {
+                lines.push("the other user does not exist yet: setSecret creates it".to_owned());
+            }
+            lines.extend(r.synced.iter().map(|s| format!("would fix: {s}")));
+            lines.extend(
+                r.unsynced
+                    .iter()
+                    .map(|s| format!("could not fix (reported): {s}")),
+            );
+            lines.extend(r.extra.iter().map(|s| format!("extra, left alone: {s}")));
+            lines.extend(r.notes.iter().map(|s| format!("note: {s}")));
+            if lines.is_empty() {
+                lines.push("the two users hold the same: nothing to fix".to_owned());
+            }
+            for (i, line) in lines.iter().enumerate() {
+                let head = if i == 0 { "alternate:" } else { "" };
+                println!("{head:<12} {line}");
+            }
+        }
+        Some(Err(f)) => println!(
+            "alternate:   setSecret would FAIL [{}]: {}",
+            f.code, f.message
+        ),
+    }
+}
+
 fn print_plan(report: &CheckReport, retires: bool) {
     let current = report.of(SecretVersion::Current);
     let user = current.and_then(|c| c.user.clone()).unwrap_or_default();
@@ -126,6 +182,8 @@ fn print_plan(report: &CheckReport, retires: bool) {
     } else if report.healthy() {
         println!("would succeed as far as can be checked without writing");
     } else {
-        println!("would FAIL: a credential the rotation needs does not log in (see above)");
+        println!(
+            "would FAIL: see above (a credential that does not log in, or setSecret's refusal)"
+        );
     }
 }

@@ -67,21 +67,6 @@ pub(crate) async fn rotate(
     with_target(&name, Rotate { aws, secret_id }).await
 }
 
-/// The secret ids of `path`, one per line (blank lines and `#` comments skipped).
-pub(crate) fn read_ids(path: Option<&Path>) -> Result<Vec<String>> {
-    let Some(path) = path else {
-        return Ok(Vec::new());
-    };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::config(format!("--secret-ids-from {}: {e}", path.display())))?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_owned)
-        .collect())
-}
-
 /// `check`, or with `plan` `rotate --dry-run`: see [`crate::check`].
 pub(crate) async fn check(
     aws: Aws,

@@ -2,10 +2,12 @@
 //! account's quota, progress on a terminal, a summary table (or JSON) at the end.
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use secret_rotor::store::{AwsSecretStore, SecretFilter};
 use secret_rotor::{Error, Result, SecretId, Target};
 use serde_json::json;
 use tokio::sync::Semaphore;
@@ -31,6 +33,76 @@ pub(crate) struct FleetOptions {
     pub(crate) writes_per_second: f64,
     /// JSON on stdout instead of the table.
     pub(crate) json: bool,
+}
+
+/// Which secrets `rotate` rotates: ids given one by one or in a file, and those a name
+/// prefix and tags select (rotation on).
+#[derive(Debug)]
+pub(crate) struct Selection {
+    /// `--secret-id`, in order.
+    pub(crate) ids: Vec<String>,
+    /// `--secret-ids-from`.
+    pub(crate) ids_from: Option<PathBuf>,
+    /// `--name-prefix`.
+    pub(crate) name_prefix: Option<String>,
+    /// `--tag`.
+    pub(crate) tags: Vec<(String, String)>,
+}
+
+impl Selection {
+    /// Whether more than `--secret-id`s was asked for (the answer is a fleet's table even
+    /// when it holds one secret).
+    pub(crate) fn is_fleet(&self) -> bool {
+        self.ids_from.is_some() || self.name_prefix.is_some() || !self.tags.is_empty()
+    }
+
+    /// The ids, each once, in the order given, then those listed. Listed secrets whose
+    /// rotation is off are left out (said on stderr); a filter that selects nothing is an
+    /// error.
+    pub(crate) async fn ids(&self, store: &AwsSecretStore) -> Result<Vec<String>> {
+        let mut ids = self.ids.clone();
+        if let Some(path) = &self.ids_from {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Error::config(format!("--secret-ids-from {}: {e}", path.display())))?;
+            let lines = text.lines().map(str::trim);
+            ids.extend(
+                lines
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_owned),
+            );
+        }
+        if self.name_prefix.is_some() || !self.tags.is_empty() {
+            let filter = SecretFilter::new(self.name_prefix.clone(), self.tags.clone())?;
+            let (on, off): (Vec<_>, Vec<_>) = store
+                .list(&filter)
+                .await?
+                .into_iter()
+                .partition(|s| s.rotation_enabled);
+            if !off.is_empty() {
+                eprintln!(
+                    "left out {} matching secret(s) whose rotation is off",
+                    off.len()
+                );
+            }
+            if on.is_empty() {
+                return Err(Error::config(
+                    "no secret with rotation on matches --name-prefix / --tag",
+                ));
+            }
+            ids.extend(on.into_iter().map(|s| s.arn));
+        }
+        let mut seen = std::collections::HashSet::new();
+        ids.retain(|id| seen.insert(id.clone()));
+        Ok(ids)
+    }
+}
+
+/// `--tag KEY=VALUE`.
+pub(crate) fn parse_tag(arg: &str) -> std::result::Result<(String, String), String> {
+    match arg.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("{arg:?}: expected KEY=VALUE")),
+    }
 }
 
 /// One rotation of the fleet, without printing its steps.

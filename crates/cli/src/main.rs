@@ -44,11 +44,19 @@ enum Command {
     /// pending version itself; resumes a rotation that is in progress.
     Rotate {
         /// The secret's ARN or name; repeat it to rotate several.
-        #[arg(long, required_unless_present = "secret_ids_from")]
+        #[arg(long, required_unless_present_any = ["secret_ids_from", "name_prefix", "tag"])]
         secret_id: Vec<String>,
         /// A file of secret ARNs or names, one per line (`#` comments): rotate them all.
         #[arg(long, value_name = "FILE")]
         secret_ids_from: Option<PathBuf>,
+        /// Also every secret whose name starts with this and whose rotation is on
+        /// (ListSecrets; with --tag, those that match both).
+        #[arg(long, value_name = "PREFIX")]
+        name_prefix: Option<String>,
+        /// Also every secret carrying this tag with this value and whose rotation is on;
+        /// repeat it to require several tags.
+        #[arg(long, value_name = "KEY=VALUE", value_parser = fleet::parse_tag)]
+        tag: Vec<(String, String)>,
         /// Several secrets: rotations at once.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
@@ -78,8 +86,10 @@ enum Command {
         target: Option<String>,
     },
     /// Without changing anything: log in with AWSCURRENT, AWSPREVIOUS and (alternating
-    /// users) the master; show the rotation settings and whether a rotation is stuck.
-    /// Exits 5 when a credential a rotation needs does not log in, 3 when stuck.
+    /// users) the master; show the rotation settings, the server's TLS certificate (issuer,
+    /// days to expiry), what setSecret would fix or refuse between the two alternating
+    /// users, and whether a rotation is stuck. Exits 5 when a rotation would fail (a
+    /// credential it needs does not log in, or setSecret would refuse), 3 when stuck.
     Check {
         /// The secret's ARN or name.
         #[arg(long)]
@@ -121,31 +131,40 @@ async fn main() -> ExitCode {
     let aws = commands::Aws::load(cli.endpoint_url.as_deref(), cli.region.as_deref()).await;
     let result = match cli.command {
         Command::Rotate {
-            mut secret_id,
+            secret_id,
             secret_ids_from,
+            name_prefix,
+            tag,
             concurrency,
             max_writes_per_second,
             output,
             dry_run,
             target,
-        } => match commands::read_ids(secret_ids_from.as_deref()) {
-            Err(e) => Err(e),
-            Ok(more) if more.is_empty() && secret_id.len() == 1 && output == "text" => {
-                commands::rotate(aws, &secret_id[0], target.as_deref(), dry_run).await
+        } => {
+            let selection = fleet::Selection {
+                ids: secret_id,
+                ids_from: secret_ids_from,
+                name_prefix,
+                tags: tag,
+            };
+            match selection.ids(&aws.store).await {
+                Err(e) => Err(e),
+                Ok(ids) if ids.len() == 1 && !selection.is_fleet() && output == "text" => {
+                    commands::rotate(aws, &ids[0], target.as_deref(), dry_run).await
+                }
+                Ok(_) if dry_run => Err(secret_rotor::Error::config(
+                    "--dry-run takes one --secret-id",
+                )),
+                Ok(ids) => {
+                    let options = fleet::FleetOptions {
+                        concurrency,
+                        writes_per_second: max_writes_per_second,
+                        json: output == "json",
+                    };
+                    fleet::rotate_many(aws, ids, target, options).await
+                }
             }
-            Ok(_) if dry_run => Err(secret_rotor::Error::config(
-                "--dry-run takes one --secret-id",
-            )),
-            Ok(more) => {
-                secret_id.extend(more);
-                let options = fleet::FleetOptions {
-                    concurrency,
-                    writes_per_second: max_writes_per_second,
-                    json: output == "json",
-                };
-                fleet::rotate_many(aws, secret_id, target, options).await
-            }
-        },
+        }
         Command::Check { secret_id, target } => {
             commands::check(aws, &secret_id, target.as_deref(), false).await
         }

@@ -546,6 +546,11 @@ async fn rotate_alternates_users_with_a_master_secret() {
     let secret_id = SecretId::new(&arn).unwrap();
     let strategy = [("ROTATION_STRATEGY", "alternating-users")];
 
+    cli(&["check", "--secret-id", &arn], &strategy)
+        .await
+        .expect_code(0)
+        .expect_stdout("master")
+        .expect_stdout("alternate:   the other user does not exist yet");
     let run = cli(&["rotate", "--secret-id", &arn], &strategy).await;
     run.expect_code(0)
         .expect_stdout("alternate user created by the master")
@@ -576,6 +581,34 @@ async fn rotate_alternates_users_with_a_master_secret() {
             .can_login(&format!("{user}_clone"), &clone_password)
             .await
     );
+
+    // A grant the user got since: check says the next rotation gives it to the clone, and
+    // gives it nothing now.
+    let table = format!("t_{user}");
+    let admin = cluster.admin().await;
+    admin
+        .batch_execute(&format!(
+            "CREATE TABLE \"{table}\" (x int); GRANT SELECT ON \"{table}\" TO \"{user}\""
+        ))
+        .await
+        .unwrap();
+    cli(&["check", "--secret-id", &arn], &strategy)
+        .await
+        .expect_code(0)
+        .expect_stdout("would fix: ")
+        .expect_stdout(&table);
+    // (The clone reads it already through its membership in the user: look at the ACL.)
+    let direct_grants = format!(
+        "SELECT count(*) FROM pg_class c, aclexplode(c.relacl) a \
+         WHERE c.relname = '{table}' AND a.grantee = '{user}_clone'::regrole"
+    );
+    let row = admin.query_one(&direct_grants, &[]).await.unwrap();
+    assert_eq!(row.get::<_, i64>(0), 0, "check granted nothing");
+    cli(&["rotate", "--secret-id", &arn], &strategy)
+        .await
+        .expect_code(0);
+    let row = admin.query_one(&direct_grants, &[]).await.unwrap();
+    assert_eq!(row.get::<_, i64>(0), 1, "the rotation did");
     for password in [
         &first_password,
         &clone_password,
@@ -614,6 +647,12 @@ async fn rotate_picks_the_mysql_target_from_the_engine() {
         assert!(fx.can_login(&user, &password).await, "{target:?}");
     }
     assert!(!fx.can_login(&user, &first).await);
+    // The server's certificate, read through MySQL's own TLS upgrade.
+    cli(&["check", "--secret-id", &arn], &[("TLS_CA_BUNDLE", &ca)])
+        .await
+        .expect_code(0)
+        .expect_stdout("tls:         expires in ")
+        .expect_stdout("issuer CN=");
     let unknown = cli(&["rotate", "--secret-id", &arn, "--target", "oracle"], &[]).await;
     unknown
         .expect_code(1)
@@ -854,7 +893,9 @@ async fn check_and_dry_run_look_without_writing() {
         .expect_stdout("rotation:")
         .expect_stdout(&format!("{} @ ", account.user))
         .expect_stdout("logs in")
-        .expect_stdout("state:       ready");
+        .expect_stdout("state:       ready")
+        .expect_stdout("tls:         expires in ")
+        .expect_stdout("issuer CN=");
     let run = cli(&["rotate", "--dry-run", "--secret-id", &account.arn], &[]).await;
     run.expect_code(0)
         .expect_stdout("plan (nothing was written)")
@@ -974,4 +1015,120 @@ async fn rotate_many_secrets_with_a_summary() {
     .await
     .expect_code(1)
     .expect_stderr("ConfigError");
+}
+
+/// The name of the secret `arn` (the last part of its ARN, without the service's suffix).
+async fn name_of(arn: &str) -> String {
+    describe(&SecretId::new(arn).unwrap()).await.name
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotate_the_secrets_a_name_prefix_or_tags_select() {
+    let moto = Moto::shared();
+    let (a, b, off, untagged) = (
+        account().await,
+        account().await,
+        account().await,
+        account().await,
+    );
+    let fleet = unique_name("fleet-");
+    for (account, tags) in [
+        (&a, vec![("fleet", fleet.as_str()), ("team", "payments")]),
+        (&b, vec![("fleet", fleet.as_str()), ("team", "search")]),
+        (&off, vec![("fleet", fleet.as_str())]),
+        (&untagged, vec![("team", "payments")]),
+    ] {
+        let tags = tags.into_iter().map(|(k, v)| {
+            aws_sdk_secretsmanager::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+        });
+        moto.sdk_client()
+            .tag_resource()
+            .secret_id(&account.arn)
+            .set_tags(Some(tags.collect()))
+            .send()
+            .await
+            .expect("TagResource");
+        let enabled = !std::ptr::eq(account, &off);
+        moto.set_rotation_enabled(&account.arn, Some(enabled)).await;
+    }
+    let rotated = |run: &Run| -> Vec<String> {
+        let summary: Value = serde_json::from_str(run.stdout.trim()).expect("JSON on stdout");
+        assert_eq!(summary["failed"], 0, "{summary}");
+        let rows = summary["results"].as_array().unwrap();
+        rows.iter()
+            .map(|r| r["secret_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // One tag: the two with rotation on; the third is left out, and said so.
+    let tag = format!("fleet={fleet}");
+    let run = cli(&["rotate", "--tag", &tag, "--output", "json"], &[]).await;
+    run.expect_code(0)
+        .expect_stderr("left out 1 matching secret(s) whose rotation is off");
+    let mut got = rotated(&run);
+    got.sort();
+    let mut want = vec![a.arn.clone(), b.arn.clone()];
+    want.sort();
+    assert_eq!(got, want);
+    for account in [&a, &b] {
+        let now = current_password(&account.secret_id).await;
+        assert_ne!(now, account.first_password);
+        assert!(PgCluster::shared().can_login(&account.user, &now).await);
+    }
+    for account in [&off, &untagged] {
+        assert_eq!(
+            current_password(&account.secret_id).await,
+            account.first_password
+        );
+    }
+
+    // Every tag must match, with its value (team=payments is also on `untagged`).
+    let run = cli(
+        &[
+            "rotate",
+            "--tag",
+            &tag,
+            "--tag",
+            "team=payments",
+            "--output",
+            "json",
+        ],
+        &[],
+    )
+    .await;
+    run.expect_code(0);
+    assert_eq!(rotated(&run), vec![a.arn.clone()]);
+
+    // A name prefix (the whole name of `b`: nothing else starts with it).
+    let prefix = name_of(&b.arn).await;
+    let run = cli(
+        &["rotate", "--name-prefix", &prefix, "--output", "json"],
+        &[],
+    )
+    .await;
+    run.expect_code(0);
+    assert_eq!(rotated(&run), vec![b.arn.clone()]);
+
+    // Nothing selected, a negated value, a tag without '=': clear errors, nothing rotated.
+    let before = current_password(&a.secret_id).await;
+    let nothing = format!("fleet={}", unique_name("none-"));
+    for (args, says) in [
+        (
+            vec!["rotate", "--tag", nothing.as_str()],
+            "no secret with rotation on matches",
+        ),
+        (
+            vec!["rotate", "--name-prefix", "!cli"],
+            "cannot start with '!'",
+        ),
+        (vec!["rotate", "--tag", "fleet"], "expected KEY=VALUE"),
+    ] {
+        let run = cli(&args, &[]).await;
+        assert_ne!(run.code, Some(0), "{}", run.transcript());
+        run.expect_stderr(says);
+    }
+    assert_eq!(current_password(&a.secret_id).await, before);
 }

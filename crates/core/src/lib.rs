@@ -31,6 +31,7 @@ mod aws_error;
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod inspect;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod logging;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::event::VersionId;
+use crate::inspect::CertificateInfo;
 use crate::secret::SecretValue;
 
 /// How credentials are rotated.
@@ -454,6 +455,33 @@ pub trait Target: Send + Sync {
         let error = Error::unsupported_strategy(&self.info(), Strategy::AlternatingUsers);
         async move { Err(error) }
     }
+
+    /// `check`: the TLS certificate the server of `credential` presents, verified as a
+    /// login verifies it, without logging in or changing anything. `Ok(None)` when the
+    /// credential does not use TLS, or the target cannot tell (the default).
+    fn certificate(
+        &self,
+        credential: &Self::Credential,
+    ) -> impl Future<Output = Result<Option<CertificateInfo>>> + Send {
+        let _ = credential;
+        async { Ok(None) }
+    }
+
+    /// `check` and `rotate --dry-run`, alternating users: what
+    /// [`Target::sync_alternate`] would do now for `pending_user`, logged in as `master`,
+    /// **changing nothing** — the report it would return, or the error it would fail
+    /// with ([`Error::PrivilegeMismatch`], [`Error::UnrelatedAlternateUser`]).
+    /// `Ok(None)` when the target cannot tell (the default).
+    fn preview_alternate(
+        &self,
+        master: &Self::Credential,
+        current: &Self::Credential,
+        pending_user: &str,
+        context: AlternateContext,
+    ) -> impl Future<Output = Result<Option<AlternateReport>>> + Send {
+        let _ = (master, current, pending_user, context);
+        async { Ok(None) }
+    }
 }
 
 /// A shared target is a target: fixtures, the CLI and tests can hold one in an [`Arc`]
@@ -514,5 +542,21 @@ impl<T: Target> Target for Arc<T> {
         context: AlternateContext,
     ) -> impl Future<Output = Result<AlternateReport>> + Send {
         (**self).sync_alternate(master, current, pending, context)
+    }
+    fn certificate(
+        &self,
+        credential: &Self::Credential,
+    ) -> impl Future<Output = Result<Option<CertificateInfo>>> + Send {
+        (**self).certificate(credential)
+    }
+
+    fn preview_alternate(
+        &self,
+        master: &Self::Credential,
+        current: &Self::Credential,
+        pending_user: &str,
+        context: AlternateContext,
+    ) -> impl Future<Output = Result<Option<AlternateReport>>> + Send {
+        (**self).preview_alternate(master, current, pending_user, context)
     }
 }

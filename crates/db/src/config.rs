@@ -67,4 +67,16 @@ impl DbConfig {
     pub fn from_env() -> Result<Self> {
         DbConfig::from_lookup(|k| std::env::var(k).ok())
     }
+
+    /// The PEM text of `TLS_CA_BUNDLE`, for drivers that take a bundle as it is; `None`
+    /// when it is not set. An unreadable file is a `ConfigError` naming the variable.
+    pub fn ca_bundle_pem(&self) -> Result<Option<Vec<u8>>> {
+        self.ca_bundle
+            .as_ref()
+            .map(|path| {
+                std::fs::read(path)
+                    .map_err(|e| Error::config(format!("TLS_CA_BUNDLE {}: {e}", path.display())))
+            })
+            .transpose()
+    }
 }

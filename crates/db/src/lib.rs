@@ -12,13 +12,15 @@
 //!   as a rustls configuration or as certificates for drivers that build their own;
 //! - [`failure`]: sorting a failed connection into `TargetUnreachable` and `TlsError` with
 //!   the same words for every database (wrong CA, wrong host name, no TLS on the server);
-//! - [`parity`]: comparing what the two users of an alternating pair hold.
+//! - [`parity`]: comparing what the two users of an alternating pair hold;
+//! - [`probe`]: the certificate a server presents, for `check`.
 //!
 //! Nothing here is specific to one database, and nothing here calls Secrets Manager.
 
 mod config;
 pub mod failure;
 pub mod parity;
+pub mod probe;
 mod secret;
 mod tls;
 

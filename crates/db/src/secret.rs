@@ -1,7 +1,7 @@
 //! AWS's secret layout for databases, shared by the database targets.
 
 use secrecy::{ExposeSecret, SecretString};
-use secret_rotor::{Error, Result, SecretValue};
+use secret_rotor::{Credential, Error, Result, SecretValue};
 use serde_json::Value;
 
 /// How the connection is secured.
@@ -128,6 +128,17 @@ impl DbSecret {
     /// equal (the core's guards use it).
     pub fn server(&self) -> String {
         format!("{}:{}", self.host.to_ascii_lowercase(), self.port)
+    }
+}
+
+/// A target whose credential is the secret as it is (Redis) uses `DbSecret` directly.
+impl Credential for DbSecret {
+    fn username(&self) -> &str {
+        &self.username
+    }
+
+    fn server(&self) -> String {
+        DbSecret::server(self)
     }
 }
 

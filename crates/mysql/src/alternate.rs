@@ -40,16 +40,7 @@ pub(crate) async fn sync(
     let server = master.server();
     let current_user = read_current(target, current).await?;
     let clone = current_user.account.with_user(&pending.username);
-    let mut conn = match target.session(master).await? {
-        Session::Connected(conn) => conn,
-        Session::Refused(refusal) => {
-            return Err(Error::LoginRefused {
-                target: server,
-                credential: SecretVersion::Master,
-                reason: refusal.reason,
-            });
-        }
-    };
+    let mut conn = master_session(target, master).await?;
     let facts = SessionFacts::read(&mut conn, &server).await?;
     let result = sync_as_master(
         target,
@@ -63,6 +54,97 @@ pub(crate) async fn sync(
     .await;
     close(conn).await;
     result
+}
+
+/// What [`sync`] would do, read only: whether the clone would be created, the grants and
+/// options it would be given, what it holds beyond the current user, and whether setSecret
+/// would refuse an unrelated user of the clone's name. Nothing is written.
+pub(crate) async fn preview(
+    target: &MysqlTarget,
+    master: &MyCredential,
+    current: &MyCredential,
+    pending_user: &str,
+    context: AlternateContext,
+) -> Result<AlternateReport> {
+    let server = master.server();
+    let current_user = read_current(target, current).await?;
+    let clone = current_user.account.with_user(pending_user);
+    let mut conn = master_session(target, master).await?;
+    let result = preview_as_master(&mut conn, &server, &current_user, &clone, context).await;
+    close(conn).await;
+    result
+}
+
+async fn preview_as_master(
+    conn: &mut Conn,
+    server: &str,
+    current: &CurrentUser,
+    clone: &Account,
+    context: AlternateContext,
+) -> Result<AlternateReport> {
+    let mut report = AlternateReport::default();
+    let old = current.account.quoted();
+    let want = grants::holdings(&current.rows, &old);
+    let Some(clone_rows) = grants_of(conn, server, clone).await? else {
+        report.created = true;
+        report.synced.push(format!(
+            "create {} and give it the {} grants, TLS requirement and limits of {old}",
+            clone.quoted(),
+            want.len()
+        ));
+        return Ok(report);
+    };
+    let clone_options = options_of(conn, server, clone).await?;
+    if !context.pair_established {
+        if !clone_options.locked {
+            return Err(Error::UnrelatedAlternateUser {
+                target: server.to_owned(),
+                user: clone.user.clone(),
+                reason: format!(
+                    "{} exists and was never this secret's user (not its AWSPREVIOUS); drop or \
+                     rename it",
+                    clone.quoted()
+                ),
+            });
+        }
+        report.notes.push(format!(
+            "{} exists, locked: setSecret takes it over only if it is the clone a rotation in \
+             progress began (its pending password opens it)",
+            clone.quoted()
+        ));
+    }
+    let have = grants::holdings(&clone_rows, &clone.quoted());
+    for (grant, option) in grants::missing(&want, &have) {
+        let option = if option { " with the grant option" } else { "" };
+        report.synced.push(format!(
+            "grant {grant}{option} to {} (held by {old})",
+            clone.quoted()
+        ));
+    }
+    for (grant, _) in grants::missing(&have, &want) {
+        report
+            .extra
+            .push(format!("{grant}: held by {}, not by {old}", clone.quoted()));
+    }
+    report.synced.extend(
+        clone_options
+            .differences_from(&current.options)
+            .into_iter()
+            .map(|d| format!("set {d}")),
+    );
+    Ok(report)
+}
+
+/// The master's session, or [`Error::LoginRefused`].
+async fn master_session(target: &MysqlTarget, master: &MyCredential) -> Result<Conn> {
+    match target.session(master).await? {
+        Session::Connected(conn) => Ok(conn),
+        Session::Refused(refusal) => Err(Error::LoginRefused {
+            target: master.server(),
+            credential: SecretVersion::Master,
+            reason: refusal.reason,
+        }),
+    }
 }
 
 /// Logs in as the current user and reads its account, grants and options.

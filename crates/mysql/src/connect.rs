@@ -50,12 +50,12 @@ impl Session {
 /// The driver's options for `credential`: TCP always (`prefer_socket` would switch a
 /// loopback login to the unix socket, as another account and without TLS), TLS with the
 /// trusted CAs only and the host name checked, or none with `"ssl": false`.
-fn options(credential: &MyCredential, cas: &TrustedCas) -> OptsBuilder {
+fn options(credential: &MyCredential, cas: &TrustedCas) -> Result<OptsBuilder> {
     let ssl = match credential.tls {
         TlsMode::VerifyFull => Some(
             SslOpts::default()
                 .with_root_certs(
-                    cas.certificates()
+                    cas.certificates()?
                         .iter()
                         .map(|c| c.as_ref().to_vec().into())
                         .collect(),
@@ -64,14 +64,14 @@ fn options(credential: &MyCredential, cas: &TrustedCas) -> OptsBuilder {
         ),
         TlsMode::Disabled => None,
     };
-    OptsBuilder::default()
+    Ok(OptsBuilder::default()
         .ip_or_hostname(credential.host.as_str())
         .tcp_port(credential.port)
         .user(Some(credential.username.as_str()))
         .pass(Some(credential.password.expose_secret()))
         .db_name(credential.dbname.as_deref())
         .prefer_socket(false)
-        .ssl_opts(ssl)
+        .ssl_opts(ssl))
 }
 
 /// Logs in with `credential` within `timeout`.
@@ -82,7 +82,7 @@ pub(crate) async fn login(
 ) -> Result<Session> {
     let server = credential.server();
     failure::within(timeout, &server, async {
-        match Conn::new(options(credential, cas)).await {
+        match Conn::new(options(credential, cas)?).await {
             Ok(conn) => Ok(Session::Connected(conn)),
             Err(e) => classify(e, server.clone()),
         }

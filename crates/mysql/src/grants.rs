@@ -281,6 +281,8 @@ pub(crate) struct AccountOptions {
     pub(crate) require: String,
     /// `MAX_…` limits that are set (non-zero).
     pub(crate) limits: BTreeMap<String, String>,
+    /// `ACCOUNT LOCK`: nobody can log in (not copied: a state, not a privilege).
+    pub(crate) locked: bool,
 }
 
 /// The limits `ALTER USER … WITH` can set on both MySQL and MariaDB.
@@ -317,6 +319,7 @@ impl AccountOptions {
                     clause = Some("PASSWORD".to_owned());
                 }
                 _ => match clause.as_deref() {
+                    Some("ACCOUNT") => options.locked |= w.as_deref() == Some("LOCK"),
                     Some("REQUIRE") => require.push(&rest[toks[i].start..toks[i].end]),
                     Some("WITH") => {
                         if let Some(name) = w.filter(|n| LIMITS.contains(&n.as_str()))
@@ -491,6 +494,8 @@ mod tests {
         let o = AccountOptions::of_create_user(subject, "`s`@`10.0.0.%`");
         assert_eq!(o.require, "ISSUER '/CN=ca' SUBJECT '/CN=app'");
         assert!(o.limits.is_empty());
+        assert!(o.locked, "ACCOUNT LOCK is read");
+        assert!(!AccountOptions::of_create_user(row, APP).locked);
         let plain = AccountOptions::of_create_user(
             "CREATE USER `a`@`%` IDENTIFIED VIA ed25519 USING 'LIEv'",
             "`a`@`%`",

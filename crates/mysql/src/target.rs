@@ -2,11 +2,13 @@
 
 use mysql_async::prelude::Queryable;
 use secrecy::ExposeSecret;
+use secret_rotor::inspect::CertificateInfo;
 use secret_rotor::{
     AlternateContext, AlternateReport, Capabilities, Credential, Error, Login, Result, SecretValue,
     Strategy, Target, TargetInfo,
 };
-use secret_rotor_db::{DbConfig, TrustedCas};
+use secret_rotor_db::probe::{self, StartTls};
+use secret_rotor_db::{DbConfig, TlsMode, TrustedCas};
 
 use crate::account::SessionFacts;
 use crate::alternate;
@@ -194,5 +196,29 @@ impl Target for MysqlTarget {
         context: AlternateContext,
     ) -> Result<AlternateReport> {
         alternate::sync(self, master, current, pending, context).await
+    }
+
+    /// Read only: the grants and options setSecret would copy (MySQL account statements
+    /// are not transactional, so nothing is tried).
+    async fn preview_alternate(
+        &self,
+        master: &MyCredential,
+        current: &MyCredential,
+        pending_user: &str,
+        context: AlternateContext,
+    ) -> Result<Option<AlternateReport>> {
+        alternate::preview(self, master, current, pending_user, context)
+            .await
+            .map(Some)
+    }
+
+    async fn certificate(&self, c: &MyCredential) -> Result<Option<CertificateInfo>> {
+        if c.tls != TlsMode::VerifyFull {
+            return Ok(None);
+        }
+        let (host, port) = (&c.host, c.port);
+        probe::server_certificate(&self.config, &self.cas, host, port, StartTls::Mysql)
+            .await
+            .map(Some)
     }
 }

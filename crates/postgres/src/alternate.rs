@@ -19,6 +19,16 @@ use crate::sql::scram_literal;
 /// How long the whole change may take before it is rolled back and the step fails.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Whether [`sync`] commits, or only says what it would do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Commit (setSecret).
+    Apply,
+    /// Do it all, then roll back (`check`): the report of what it would do; the password
+    /// is neither set nor even hashed.
+    Preview,
+}
+
 /// Runs [`sync`] within [`SYNC_TIMEOUT`].
 pub(crate) async fn sync_within_timeout(
     client: &mut Client,
@@ -26,9 +36,11 @@ pub(crate) async fn sync_within_timeout(
     current: &PgCredential,
     pending: &PgCredential,
     parity: Parity,
+    mode: Mode,
 ) -> Result<AlternateReport> {
     let server = master.server();
-    match tokio::time::timeout(SYNC_TIMEOUT, sync(client, current, pending, parity)).await {
+    let syncing = sync(client, current, pending, parity, mode);
+    match tokio::time::timeout(SYNC_TIMEOUT, syncing).await {
         Ok(Ok(Synced::Done(report))) => Ok(report),
         Ok(Ok(Synced::Refused(refusal))) => Err(refusal.into_error(server, pending)),
         Ok(Err(e)) => Err(driver_error(
@@ -95,7 +107,8 @@ impl Refusal {
 ///    the pending role holds is reported;
 /// 4. if the pending role would hold less (with [`Parity::Enforce`]) or hold stronger
 ///    attributes (always), everything is rolled back;
-/// 5. the password is set last, and the transaction commits.
+/// 5. the password is set last, and the transaction commits ([`Mode::Preview`]: rolls
+///    back, having set no password).
 ///
 /// A crash before `COMMIT` leaves nothing; after it, everything.
 async fn sync(
@@ -103,9 +116,16 @@ async fn sync(
     current: &PgCredential,
     pending: &PgCredential,
     parity: Parity,
+    mode: Mode,
 ) -> std::result::Result<Synced, tokio_postgres::Error> {
     let (a, b) = (current.username.as_str(), pending.username.as_str());
-    let verifier = scram_literal(pending.password.expose_secret());
+    let password = match mode {
+        Mode::Apply => format!(
+            "PASSWORD {}",
+            scram_literal(pending.password.expose_secret())
+        ),
+        Mode::Preview => String::new(),
+    };
     let mut report = AlternateReport::default();
     let mut shortfall = Vec::new();
     let tx = client.transaction().await?;
@@ -121,7 +141,7 @@ async fn sync(
         .is_none();
     if report.created {
         tx.batch_execute(&format!(
-            "CREATE ROLE {} WITH LOGIN PASSWORD {verifier}",
+            "CREATE ROLE {} WITH LOGIN {password}",
             escape_identifier(b)
         ))
         .await?;
@@ -158,9 +178,13 @@ async fn sync(
         )));
     }
     report.unsynced = shortfall;
+    if mode == Mode::Preview {
+        tx.rollback().await?;
+        return Ok(Synced::Done(report));
+    }
     if !report.created {
         tx.batch_execute(&format!(
-            "ALTER ROLE {} WITH LOGIN PASSWORD {verifier}",
+            "ALTER ROLE {} WITH LOGIN {password}",
             escape_identifier(b)
         ))
         .await?;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use secret_rotor::{DisplayChain, Error, Login, Result};
-use secret_rotor_db::{TlsMode, failure};
+use secret_rotor_db::failure;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{Client, NoTls, Socket};
@@ -32,7 +32,7 @@ impl Session {
 
 pub(crate) async fn login(
     credential: &PgCredential,
-    tls: &MakeRustlsConnect,
+    tls: Option<&MakeRustlsConnect>,
     timeout: Duration,
 ) -> Result<Session> {
     let mut config = tokio_postgres::Config::new();
@@ -45,12 +45,12 @@ pub(crate) async fn login(
         .application_name("secret-rotor")
         .connect_timeout(timeout);
     let attempt = async {
-        match credential.tls {
-            TlsMode::VerifyFull => {
+        match tls {
+            Some(tls) => {
                 config.ssl_mode(tokio_postgres::config::SslMode::Require);
                 connect_with(&config, tls.clone()).await
             }
-            TlsMode::Disabled => {
+            None => {
                 config.ssl_mode(tokio_postgres::config::SslMode::Disable);
                 connect_with(&config, NoTls).await
             }

@@ -1,5 +1,6 @@
 //! [`PostgresTarget`]: the [`Target`] implementation.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
@@ -10,9 +11,11 @@ use secret_rotor::{
 use tokio_postgres::SimpleQueryMessage;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use secret_rotor_db::{DbConfig, TrustedCas};
+use secret_rotor::inspect::CertificateInfo;
+use secret_rotor_db::probe::{self, StartTls};
+use secret_rotor_db::{DbConfig, TlsMode, TrustedCas};
 
-use crate::alternate;
+use crate::alternate::{self, Mode};
 use crate::connect::{Session, driver_error, login};
 use crate::credential::{MAX_IDENTIFIER_BYTES, PgCredential};
 use crate::sql::alter_role_sql;
@@ -35,7 +38,10 @@ const MIN_SERVER_VERSION_NUM: u32 = 100_000;
 /// The PostgreSQL target.
 #[derive(Clone)]
 pub struct PostgresTarget {
-    tls: MakeRustlsConnect,
+    /// Built on the first TLS login (from [`TrustedCas`], which loads the system's roots
+    /// then), shared by clones.
+    tls: Arc<OnceLock<MakeRustlsConnect>>,
+    cas: TrustedCas,
     config: DbConfig,
 }
 
@@ -50,8 +56,18 @@ impl std::fmt::Debug for PostgresTarget {
 impl PostgresTarget {
     /// A target with this configuration; fails if the CA bundle cannot be loaded.
     pub fn new(config: DbConfig) -> Result<Self> {
-        let tls = MakeRustlsConnect::new(TrustedCas::load(&config)?.client_config()?);
-        Ok(PostgresTarget { tls, config })
+        let cas = TrustedCas::load(&config)?;
+        let tls = Arc::default();
+        Ok(PostgresTarget { tls, cas, config })
+    }
+
+    /// The TLS connector, built once.
+    fn connector(&self) -> Result<&MakeRustlsConnect> {
+        if let Some(connector) = self.tls.get() {
+            return Ok(connector);
+        }
+        let connector = MakeRustlsConnect::new(self.cas.client_config()?);
+        Ok(self.tls.get_or_init(|| connector))
     }
 
     /// A target configured from the environment.
@@ -64,8 +80,40 @@ impl PostgresTarget {
         &self.config
     }
 
+    /// As the master, in the current user's database: [`alternate::sync_within_timeout`].
+    async fn alternate(
+        &self,
+        master: &PgCredential,
+        current: &PgCredential,
+        pending: &PgCredential,
+        context: AlternateContext,
+        mode: Mode,
+    ) -> Result<AlternateReport> {
+        let master = &PgCredential {
+            dbname: current.dbname.clone(),
+            ..master.clone()
+        };
+        let mut client = match self.session(master).await? {
+            Session::Connected(client) => client,
+            Session::Refused { reason } => {
+                return Err(Error::LoginRefused {
+                    target: master.server(),
+                    credential: SecretVersion::Master,
+                    reason,
+                });
+            }
+        };
+        self.check_server_version(&client, master).await?;
+        let parity = context.parity;
+        alternate::sync_within_timeout(&mut client, master, current, pending, parity, mode).await
+    }
+
     async fn session(&self, credential: &PgCredential) -> Result<Session> {
-        login(credential, &self.tls, self.config.connect_timeout).await
+        let tls = match credential.tls {
+            TlsMode::VerifyFull => Some(self.connector()?),
+            TlsMode::Disabled => None,
+        };
+        login(credential, tls, self.config.connect_timeout).await
     }
 
     async fn run(
@@ -221,21 +269,35 @@ impl Target for PostgresTarget {
         pending: &PgCredential,
         context: AlternateContext,
     ) -> Result<AlternateReport> {
-        let master = &PgCredential {
-            dbname: current.dbname.clone(),
-            ..master.clone()
+        self.alternate(master, current, pending, context, Mode::Apply)
+            .await
+    }
+
+    /// The same transaction as setSecret's, rolled back (no password set).
+    async fn preview_alternate(
+        &self,
+        master: &PgCredential,
+        current: &PgCredential,
+        pending_user: &str,
+        context: AlternateContext,
+    ) -> Result<Option<AlternateReport>> {
+        let pending = PgCredential {
+            username: pending_user.to_owned(),
+            ..current.clone()
         };
-        let mut client = match self.session(master).await? {
-            Session::Connected(client) => client,
-            Session::Refused { reason } => {
-                return Err(Error::LoginRefused {
-                    target: master.server(),
-                    credential: SecretVersion::Master,
-                    reason,
-                });
-            }
-        };
-        self.check_server_version(&client, master).await?;
-        alternate::sync_within_timeout(&mut client, master, current, pending, context.parity).await
+        (self
+            .alternate(master, current, &pending, context, Mode::Preview)
+            .await)
+            .map(Some)
+    }
+
+    async fn certificate(&self, c: &PgCredential) -> Result<Option<CertificateInfo>> {
+        if c.tls != TlsMode::VerifyFull {
+            return Ok(None);
+        }
+        let (host, port) = (&c.host, c.port);
+        probe::server_certificate(&self.config, &self.cas, host, port, StartTls::Postgres)
+            .await
+            .map(Some)
     }
 }

@@ -24,6 +24,7 @@
 pub mod bench;
 pub mod conformance;
 pub mod faults;
+pub mod kills;
 pub mod memory_issuer;
 pub mod memory_store;
 pub mod memory_target;

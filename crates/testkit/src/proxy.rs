@@ -16,11 +16,16 @@ use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::wire_faults::{KillWhen, kill};
+
 #[derive(Debug)]
 struct Routes {
     /// Where connections go, from which connection on (1-based, ascending).
     routes: Vec<(usize, SocketAddr)>,
     accepted: usize,
+    /// SIGKILL this pid at connection `n` (counted from the start).
+    kill: Option<(usize, KillWhen, u32)>,
+    killed: bool,
 }
 
 /// A running proxy on 127.0.0.1 (stopped when dropped). Its accept loop runs on the tokio
@@ -42,24 +47,45 @@ impl TcpProxy {
         let routes = Arc::new(Mutex::new(Routes {
             routes: vec![(1, backend)],
             accepted: 0,
+            kill: None,
+            killed: false,
         }));
         let shared = Arc::clone(&routes);
         let task = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
-                let backend = {
+                let (backend, kill_after) = {
                     let mut r = shared.lock().unwrap_or_else(|p| p.into_inner());
                     r.accepted += 1;
                     let n = r.accepted;
-                    r.routes
+                    let mut kill_after = None;
+                    if let Some((at, when, pid)) = r.kill
+                        && at == n
+                    {
+                        r.kill = None;
+                        r.killed = true;
+                        match when {
+                            KillWhen::BeforeForwarding => {
+                                kill(pid);
+                                continue;
+                            }
+                            KillWhen::AfterForwarding => kill_after = Some(pid),
+                        }
+                    }
+                    let backend = r
+                        .routes
                         .iter()
                         .rev()
                         .find(|(from, _)| *from <= n)
-                        .map(|(_, to)| *to)
+                        .map(|(_, to)| *to);
+                    (backend, kill_after)
                 };
                 tokio::spawn(async move {
                     let Some(backend) = backend else { return };
                     if let Ok(mut server) = TcpStream::connect(backend).await {
                         let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                    if let Some(pid) = kill_after {
+                        kill(pid);
                     }
                 });
             }
@@ -78,6 +104,19 @@ impl TcpProxy {
         let mut r = self.routes.lock().unwrap_or_else(|p| p.into_inner());
         r.routes.retain(|(from, _)| *from < n);
         r.routes.push((n, backend));
+    }
+
+    /// SIGKILLs process `pid` at the `n`-th connection (1-based) from now: as it arrives
+    /// (never forwarded), or once it has closed (what the session did took effect).
+    pub fn kill_at(&self, n: usize, when: KillWhen, pid: u32) {
+        let mut r = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        r.kill = Some((r.accepted + n, when, pid));
+        r.killed = false;
+    }
+
+    /// Whether the kill set by [`TcpProxy::kill_at`] happened.
+    pub fn killed(&self) -> bool {
+        self.routes.lock().unwrap_or_else(|p| p.into_inner()).killed
     }
 
     /// How many connections were accepted so far.

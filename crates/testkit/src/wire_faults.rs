@@ -1,6 +1,7 @@
 //! Faults on the wire in front of a Secrets Manager endpoint (moto): throttling, server
-//! errors, or no answer at all, for chosen operations, a chosen number of times. What is
-//! not faulted is forwarded unchanged.
+//! errors, or no answer at all, for chosen operations, a chosen number of times; or the
+//! calling process killed (SIGKILL) at the n-th call, before or after the call takes
+//! effect. What is not faulted is forwarded unchanged.
 //!
 //! Point the function's `AWS_ENDPOINT_URL` at [`FaultyEndpoint::url`].
 
@@ -24,10 +25,31 @@ pub enum WireFault {
     Hang,
 }
 
+/// When [`FaultyEndpoint::kill_at`] kills the calling process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillWhen {
+    /// As the request arrives: the call never reaches the service.
+    BeforeForwarding,
+    /// Once the service has answered, before the answer reaches the process: the call took
+    /// effect and the process never learns it.
+    AfterForwarding,
+}
+
 #[derive(Debug, Default)]
 struct Plan {
     faults: Vec<(String, WireFault, usize)>,
     seen: Vec<String>,
+    /// SIGKILL this pid at request `n` (1-based, counted from when it was set).
+    kill: Option<(usize, KillWhen, u32)>,
+    since_kill_set: usize,
+    killed: bool,
+}
+
+/// SIGKILL, as Lambda's runtime does to a function that runs out of time or memory.
+pub(crate) fn kill(pid: u32) {
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status();
 }
 
 #[derive(Clone)]
@@ -85,6 +107,25 @@ impl FaultyEndpoint {
             .push((operation.to_owned(), fault, times));
     }
 
+    /// SIGKILLs process `pid` at the `n`-th request (1-based) from now, of any operation,
+    /// before or after forwarding it. The process is not told: its connection just drops.
+    pub fn kill_at(&self, n: usize, when: KillWhen, pid: u32) {
+        let mut plan = lock(&self.plan);
+        plan.kill = Some((n, when, pid));
+        plan.since_kill_set = 0;
+        plan.killed = false;
+    }
+
+    /// Whether the kill set by [`FaultyEndpoint::kill_at`] happened.
+    pub fn killed(&self) -> bool {
+        lock(&self.plan).killed
+    }
+
+    /// Every operation that arrived so far, in order.
+    pub fn operations(&self) -> Vec<String> {
+        lock(&self.plan).seen.clone()
+    }
+
     /// Removes every fault not yet used.
     pub fn clear(&self) {
         lock(&self.plan).faults.clear();
@@ -129,17 +170,33 @@ async fn handle(
         .and_then(|v| v.rsplit('.').next())
         .unwrap_or_default()
         .to_owned();
-    let fault = {
+    let (fault, kill_after) = {
         let mut plan = lock(&shared.plan);
         plan.seen.push(operation.clone());
+        plan.since_kill_set += 1;
+        let mut kill_after = None;
+        if let Some((n, when, pid)) = plan.kill
+            && n == plan.since_kill_set
+        {
+            plan.kill = None;
+            plan.killed = true;
+            match when {
+                KillWhen::BeforeForwarding => {
+                    kill(pid);
+                    return StatusCode::BAD_GATEWAY.into_response();
+                }
+                KillWhen::AfterForwarding => kill_after = Some(pid),
+            }
+        }
         let found = plan
             .faults
             .iter_mut()
             .find(|(op, _, left)| *op == operation && *left > 0);
-        found.map(|(_, fault, left)| {
+        let fault = found.map(|(_, fault, left)| {
             *left -= 1;
             *fault
-        })
+        });
+        (fault, kill_after)
     };
     match fault {
         Some(WireFault::Throttle) => {
@@ -180,6 +237,9 @@ async fn handle(
                 }
             }
             let bytes = answer.bytes().await.unwrap_or_default();
+            if let Some(pid) = kill_after {
+                kill(pid);
+            }
             (status, response_headers, bytes).into_response()
         }
         Err(e) => service_error(StatusCode::BAD_GATEWAY, "ProxyError", &e.to_string()),

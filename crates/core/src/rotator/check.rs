@@ -2,12 +2,13 @@
 //! would the next rotation do. Nothing is written (the CLI's `check` and `rotate
 //! --dry-run`).
 
-use super::Rotator;
+use super::{Rotator, guard};
 use crate::error::{Error, Result, SecretVersion};
 use crate::event::{SecretId, VersionId};
+use crate::inspect::{CertificateInfo, CheckFailure};
 use crate::stage::{SecretDescription, Stage};
 use crate::store::{SecretStore, Selector};
-use crate::target::{Credential, Login, Strategy, Target};
+use crate::target::{AlternateContext, AlternateReport, Credential, Login, Strategy, Target};
 
 /// What logging in with one credential gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +58,13 @@ pub struct CheckReport {
     /// `AWSCURRENT`, `AWSPREVIOUS` (when there is one) and, for alternating users, the
     /// master secret.
     pub credentials: Vec<CredentialCheck>,
+    /// The TLS certificate `AWSCURRENT`'s server presents ([`Target::certificate`]);
+    /// `None` without TLS or when the target cannot tell.
+    pub certificate: Option<std::result::Result<CertificateInfo, CheckFailure>>,
+    /// Alternating users: what setSecret would do to the other user now, or the error it
+    /// would fail with ([`Target::preview_alternate`]); `None` for single user or when
+    /// the target cannot tell.
+    pub alternate: Option<std::result::Result<AlternateReport, CheckFailure>>,
 }
 
 impl CheckReport {
@@ -65,9 +73,9 @@ impl CheckReport {
         self.credentials.iter().find(|c| c.which == which)
     }
 
-    /// Whether everything a rotation needs works: `AWSCURRENT` logs in and, for
-    /// alternating users, the master too. (`AWSPREVIOUS` is refused after a single-user
-    /// rotation by design.)
+    /// Whether a rotation would go through: `AWSCURRENT` logs in and, for alternating
+    /// users, the master too and the preview of setSecret found nothing it would refuse.
+    /// (`AWSPREVIOUS` is refused after a single-user rotation by design.)
     pub fn healthy(&self) -> bool {
         let works = |which| {
             self.of(which)
@@ -75,6 +83,7 @@ impl CheckReport {
         };
         works(SecretVersion::Current)
             && (self.strategy != Strategy::AlternatingUsers || works(SecretVersion::Master))
+            && !matches!(self.alternate, Some(Err(_)))
     }
 }
 
@@ -99,6 +108,7 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
             )
             .await?;
         let mut credentials = Vec::new();
+        let mut alternate = None;
         let current = self.parse(&current_value, SecretVersion::Current);
         credentials.push(
             self.check_one(SecretVersion::Current, Some(current_id), &current)
@@ -127,13 +137,50 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
                 ))),
             };
             credentials.push(self.check_one(SecretVersion::Master, None, &master).await);
+            if let (Ok(current), Ok(master)) = (&current, &master) {
+                let previous_user = credentials
+                    .iter()
+                    .find(|c| c.which == SecretVersion::Previous)
+                    .and_then(|c| c.user.clone());
+                alternate = self
+                    .preview_alternate(master, current, previous_user)
+                    .await
+                    .map_err(|e| CheckFailure::from(&e))
+                    .transpose();
+            }
         }
+        let certificate = match &current {
+            Ok(current) => (self.target.certificate(current).await)
+                .map_err(|e| CheckFailure::from(&e.in_version(SecretVersion::Current)))
+                .transpose(),
+            Err(_) => None,
+        };
         Ok(CheckReport {
             strategy: self.config.strategy,
             in_progress: description.rotation_in_progress().cloned(),
             description,
             credentials,
+            certificate,
+            alternate,
         })
+    }
+
+    /// What setSecret would do for alternating users now, with the guards it applies
+    /// first; `previous_user` is `AWSPREVIOUS`'s user (the pair is established when it
+    /// is the other user).
+    async fn preview_alternate(
+        &self,
+        master: &T::Credential,
+        current: &T::Credential,
+        previous_user: Option<String>,
+    ) -> Result<Option<AlternateReport>> {
+        let pending_user = self.target.alternate_username(current)?;
+        guard::master_is_apart(Some(master.username()), current.username(), &pending_user)?;
+        let established = previous_user.as_deref() == Some(pending_user.as_str());
+        let context = AlternateContext::new(self.config.parity).with_pair_established(established);
+        self.target
+            .preview_alternate(master, current, &pending_user, context)
+            .await
     }
 
     async fn check_one(

@@ -78,7 +78,7 @@ pub async fn load_sdk_config(region: Option<&str>) -> aws_config::SdkConfig {
     loader.load().await
 }
 
-fn sm_error<E, R>(operation: &'static str, err: SdkError<E, R>) -> Error
+pub(super) fn sm_error<E, R>(operation: &'static str, err: SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,

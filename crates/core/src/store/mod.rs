@@ -7,6 +7,7 @@
 
 mod aws;
 mod cached;
+mod list;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -16,6 +17,7 @@ pub use aws::{
     load_sdk_config,
 };
 pub use cached::CachedStore;
+pub use list::{ListedSecret, SecretFilter};
 
 use crate::error::Result;
 use crate::event::{RotationToken, SecretId, VersionId};

@@ -2,6 +2,7 @@
 //! one private MariaDB shared by every test (each test makes its own users and secrets).
 
 mod conformance;
+mod kills;
 mod lambda;
 mod parity;
 mod passwords;

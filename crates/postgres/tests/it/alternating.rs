@@ -580,12 +580,12 @@ async fn an_rds_managed_master_is_located_through_the_rds_api() {
     let instance = moto
         .create_db_instance("pg-primary", "postgres", "127.0.0.1", port)
         .await;
+    // The master secret holds only a user name and a password (RDS's layout): the rotation
+    // reaches the database only through the endpoint RDS gives for the instance its tags
+    // name. (The unrelated-instance test below shows a wrong answer from RDS is refused.)
     rotate_with_rds_master(&moto, "127.0.0.1", &instance)
         .await
         .unwrap();
-    // The secret's own tags are what named the instance.
-    let calls = moto.calls(&instance).await;
-    let _ = calls;
 }
 
 #[tokio::test]

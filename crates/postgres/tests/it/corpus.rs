@@ -220,6 +220,15 @@ async fn every_hostile_case_fails_clearly_and_changes_nothing() {
     }
     let logs = lambda.shutdown().await;
     assert!(!logs.contains(&password), "the password was logged");
+    let changed = wrong
+        .iter()
+        .filter(|w| w.contains("changed") || w.contains("moved"));
+    println!(
+        "RELIABILITY corpus target=postgres cases={} clear_errors={} state_changes={}",
+        cases.len(),
+        cases.len() - wrong.iter().filter(|w| w.contains("expected")).count(),
+        changed.count()
+    );
     assert!(
         wrong.is_empty(),
         "{} of {} cases:\n{}",

@@ -5,6 +5,7 @@ mod alternating;
 mod cluster;
 mod conformance;
 mod corpus;
+mod kills;
 mod lambda;
 mod password_change;
 mod tls_and_connections;

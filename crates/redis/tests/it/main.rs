@@ -2,6 +2,7 @@
 //! conformance suite, and what only this target promises (two live passwords, no window).
 
 mod conformance;
+mod kills;
 mod lambda;
 mod server;
 mod tls;

@@ -258,6 +258,19 @@ pub async fn alternating_refuses_a_master_that_is_one_of_the_pair<F: Alternating
     );
     let (clone, password) = case.login_of(Stage::Pending).await;
     assert!(!fixture.can_login(&clone, &password).await);
+    // No clone was made (a login alone cannot tell: a half-made clone may be locked): with
+    // the right master back, setSecret is the one that creates it.
+    moto.put_raw(
+        &master_arn,
+        &uuid::Uuid::new_v4().to_string(),
+        Some(&fixture.master_secret().to_string()),
+        &["AWSCURRENT"],
+    )
+    .await;
+    let Outcome::AlternateUserSet { report } = case.ok(Step::SetSecret, &token).await else {
+        panic!("setSecret did not set the alternate user")
+    };
+    assert!(report.created, "the refused setSecret had created no clone");
 }
 
 /// An existing `<user>_clone` that no rotation made (it is not the user's pair) is not
@@ -284,6 +297,53 @@ pub async fn alternating_refuses_an_unrelated_existing_clone<F: AlternatingFixtu
         "it was given none of the user's privileges"
     );
     assert!(case.logs_in(Stage::Current).await);
+}
+
+/// `check` previews setSecret for the pair and writes nothing: before the first rotation
+/// the clone would be created (and the first setSecret then does create it, so the check
+/// did not); an unrelated `<user>_clone` shows as the refusal setSecret would give, and
+/// that account is left as it was. A target that cannot preview says `None`.
+pub async fn alternating_check_previews_without_writing<F: AlternatingFixture>(fixture: &F) {
+    let case = Case::alternating(fixture, "preview", &hostile_password(), None).await;
+    let before = case.describe().await;
+    let report = case.rotator.check(&case.secret_id).await.expect("check");
+    assert!(report.healthy(), "{report:?}");
+    let previews = match &report.alternate {
+        Some(Ok(r)) => {
+            assert!(r.created, "the clone would be created: {r:?}");
+            true
+        }
+        Some(Err(f)) => panic!("the preview failed: [{}] {}", f.code, f.message),
+        None => false,
+    };
+    assert_eq!(case.describe().await, before, "check wrote nothing");
+    let token = case.start().await;
+    case.ok(Step::CreateSecret, &token).await;
+    let Outcome::AlternateUserSet { report } = case.ok(Step::SetSecret, &token).await else {
+        panic!("setSecret did not set the alternate user")
+    };
+    assert!(report.created, "the check had created no clone");
+
+    let other = Case::alternating(fixture, "previewx", "first-Password-1", None).await;
+    let clone = format!("{}_clone", other.username);
+    let theirs = format!("unrelated-Password-{}", unique());
+    fixture.create_account(&clone, &theirs).await;
+    let report = other.rotator.check(&other.secret_id).await.expect("check");
+    if previews {
+        match &report.alternate {
+            Some(Err(f)) => assert_eq!(f.code, "UnrelatedAlternateUser", "{}", f.message),
+            other => panic!("expected the refusal, got {other:?}"),
+        }
+        assert!(!report.healthy(), "a rotation would fail");
+    }
+    assert!(
+        fixture.can_login(&clone, &theirs).await,
+        "its password is unchanged"
+    );
+    assert!(
+        !fixture.can_use_probe(&clone, &theirs).await,
+        "it was given none of the user's privileges"
+    );
 }
 
 /// Without `masterarn`, alternating users fails at createSecret, before anything is
@@ -403,6 +463,7 @@ macro_rules! alternating_conformance_tests {
             alternating_refuses_a_master_on_another_server,
             alternating_refuses_a_master_that_is_one_of_the_pair,
             alternating_refuses_an_unrelated_existing_clone,
+            alternating_check_previews_without_writing,
             alternating_requires_a_master_secret,
             alternating_rotates_hostile_usernames,
             alternating_keeps_passwords_out_of_logs,

@@ -192,8 +192,9 @@ pub async fn issuing_converges_after_a_crash_after_any_call<F: IssuingFixture>(f
             case.rotator.config().clone(),
             &plan,
         );
-        let _ = run_rotation(&faulty, &case.secret_id, &token).await;
+        let result = run_rotation(&faulty, &case.secret_id, &token).await;
         assert!(plan.fired(), "{fault:?} fired");
+        super::assert_crash_ended_the_run(fault, result.is_ok(), &plan.calls());
         let current = case.value(Stage::Current).await.expect("current");
         assert!(fixture.works(&current).await, "{fault:?}: AWSCURRENT works");
         case.moto

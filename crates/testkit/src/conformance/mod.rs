@@ -401,12 +401,14 @@ impl<F: Fixture> Case<'_, F> {
     }
 
     /// A rotation with `fault` injected, stopped at the first failing step as the service
-    /// stops; returns its token. Panics if the fault never fired.
+    /// stops; returns its token. Panics if the fault never fired, or if an error after a
+    /// call was swallowed (see `assert_crash_ended_the_run`).
     pub async fn rotate_with(&self, fault: Fault) -> VersionId {
         let plan = FaultPlan::with(fault);
         let token = self.start().await;
-        let _ = run_rotation(&self.faulty(&plan), &self.secret_id, &token).await;
+        let result = run_rotation(&self.faulty(&plan), &self.secret_id, &token).await;
         assert!(plan.fired(), "{fault:?} fired (calls: {:?})", plan.calls());
+        assert_crash_ended_the_run(fault, result.is_ok(), &plan.calls());
         token
     }
 
@@ -420,14 +422,60 @@ impl<F: Fixture> Case<'_, F> {
         if let Err((step, e)) = run_rotation(&self.rotator, &self.secret_id, token).await {
             panic!("{fault:?}: retry of {step} failed: [{}] {e}", e.code());
         }
+        // On moto, not by a model: AWSCURRENT moved, and no version keeps AWSPENDING (not
+        // even the current one, which `rotation_in_progress` would not report).
+        let labels = self.describe().await;
+        assert_eq!(
+            labels.version_with(&Stage::Current),
+            Some(token),
+            "{fault:?}"
+        );
+        assert_eq!(
+            labels.version_with(&Stage::Pending),
+            None,
+            "{fault:?}: AWSPENDING left behind"
+        );
+    }
+}
+
+/// A crash after call `n` must end the rotation's run — unless the code retried that very
+/// call (the next call is the same one: finishSecret's bounded retry of its proof login),
+/// which a call that changed nothing allows, or the call was `target.retire` (after the
+/// labels moved: its failure is reported in finishSecret's outcome, and the next rotation
+/// sweeps). A failure *before* a call may be absorbed wherever the code tries another way
+/// (the ladder of credentials), so it is not checked.
+pub(crate) fn assert_crash_ended_the_run(fault: Fault, run_succeeded: bool, calls: &[String]) {
+    if let (Fault::CrashAfter(n), true) = (fault, run_succeeded) {
+        let (faulted, next) = (calls.get(n - 1), calls.get(n));
+        let retire = faulted.is_some_and(|c| c == "target.retire");
+        assert!(
+            retire || (faulted.is_some() && faulted == next),
+            "{fault:?}: an error after {faulted:?} was swallowed: the run went on to {next:?} \
+             and succeeded (calls: {calls:?})"
+        );
     }
 }
 
 /// Asserts that `logs` hold none of `secrets` and none of the fixture's
 /// [`Fixture::forbidden_in_logs`] marks.
 pub(crate) fn assert_clean_logs<F: Fixture>(fixture: &F, logs: &str, secrets: &[(&str, &str)]) {
+    println!(
+        "RELIABILITY logscan lines={} secrets={} (a hit fails the test)",
+        logs.lines().count(),
+        secrets.len()
+    );
     for (which, secret) in secrets {
         assert!(!logs.contains(secret), "the {which} appears in the logs");
+        // Escaped (JSON, `Debug`) a password with `"` or `\` never matches as a whole: look
+        // for its longest run of letters and digits too, which no escaping changes.
+        let run = longest_alphanumeric_run(secret);
+        if run.len() >= 8 {
+            assert!(
+                !logs.contains(run),
+                "the {which} appears in the logs (found {} of its characters, escaped)",
+                run.len()
+            );
+        }
     }
     for mark in fixture.forbidden_in_logs() {
         if let Some(at) = logs.find(&mark) {
@@ -438,6 +486,13 @@ pub(crate) fn assert_clean_logs<F: Fixture>(fixture: &F, logs: &str, secrets: &[
             );
         }
     }
+}
+
+/// The longest run of ASCII letters and digits in `s`.
+fn longest_alphanumeric_run(s: &str) -> &str {
+    s.split(|c: char| !c.is_ascii_alphanumeric())
+        .max_by_key(|run| run.len())
+        .unwrap_or_default()
 }
 
 /// Asserts an error with `code`.

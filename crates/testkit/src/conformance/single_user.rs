@@ -307,22 +307,37 @@ pub async fn rotates_hostile_usernames_and_passwords<F: Fixture>(fixture: &F) {
 /// level during a rotation, nor in the server's log.
 pub async fn keeps_passwords_out_of_logs<F: Fixture>(fixture: &F) {
     let case = Case::new(fixture, "logscan", &hostile_password()).await;
+    let refused = Case::new(fixture, "logscanrf", &hostile_password()).await;
+    let elsewhere = hostile_password();
     let (token, logs) = capture_logs(async {
         let token = case.rotate().await;
-        // A failing step logs too: run one that fails.
+        // Failing steps log too: a token that is no version, and credentials the server
+        // refuses (every one of the ladder: `NoWorkingCredential`).
         let _ = case
             .step(
                 Step::SetSecret,
                 &VersionId::new("no-such-version").expect("id"),
             )
             .await;
+        fixture.reset_password(&refused.username, &elsewhere).await;
+        let stuck = refused.start().await;
+        refused.ok(Step::CreateSecret, &stuck).await;
+        assert_code(
+            refused.step(Step::SetSecret, &stuck).await,
+            "NoWorkingCredential",
+        );
         token
     })
     .await;
+    let refused_pending = refused.password(Stage::Pending).await.expect("pending");
     let new_password = case.password(Stage::Current).await.expect("password");
     assert!(
         logs.contains("rotation step succeeded"),
         "the capture worked"
+    );
+    assert!(
+        logs.contains(" DEBUG ") && logs.contains(" TRACE "),
+        "DEBUG and TRACE lines were captured, not only INFO"
     );
     assert!(
         logs.contains("TokenNotAVersion"),
@@ -335,6 +350,9 @@ pub async fn keeps_passwords_out_of_logs<F: Fixture>(fixture: &F) {
         &[
             ("old password", &case.first_password),
             ("new password", &new_password),
+            ("refused password", &refused.first_password),
+            ("password set out of band", &elsewhere),
+            ("pending password of the refused rotation", &refused_pending),
         ],
     );
     if let Some(server_log) = fixture.server_log() {
