@@ -21,7 +21,7 @@ seconds="${FUZZ_SECONDS:-60}"
 # Seeds: the sample events, the example secrets and the hostile corpus's inputs, the specs.
 seed() { mkdir -p "fuzz/corpus/$1"; cp "${@:2}" "fuzz/corpus/$1/" 2>/dev/null || true; }
 seed event events/*.json
-seed secret events/secrets/*.json
+seed secret events/secrets/*.json fuzz/seeds/secret/*
 seed spec crates/http/examples/specs/*.json
 python3 - <<'PY'
 import json, pathlib

@@ -302,3 +302,31 @@ impl<F: Fixture> KillTarget for DbLayout<'_, F> {
         self.fixture.can_login(user, password).await
     }
 }
+
+/// [`kill_at_every_call`] for a database target whose fixture makes accounts on
+/// 127.0.0.1:`port`: single user, or alternating users when `master` is given. `env` is
+/// added to moto's (e.g. `TLS_CA_BUNDLE`). Prints the figures as a `RELIABILITY` line.
+pub async fn kill_database_target<F: Fixture>(
+    name: &str,
+    binary: &Path,
+    fixture: &F,
+    env: &[(&str, &str)],
+    port: u16,
+    master: Option<Value>,
+) -> KillFigures {
+    let mut all_env = Moto::shared().env();
+    all_env.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let strategy = match master {
+        Some(_) => {
+            all_env.push(("ROTATION_STRATEGY".into(), "alternating-users".into()));
+            "alternating-users"
+        }
+        None => "single-user",
+    };
+    let window = master.is_none();
+    let backend = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let target = DbLayout { fixture, master };
+    let figures = kill_at_every_call(binary, &all_env, backend, &target, window).await;
+    println!("RELIABILITY kills target={name} strategy={strategy} {figures:?}");
+    figures
+}

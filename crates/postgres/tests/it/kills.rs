@@ -3,41 +3,22 @@
 //! service would (`secret_rotor_testkit::kills`): no lockout outside the single-user
 //! window, every rotation converges. The figures are printed for scripts/reliability.sh.
 
-use std::net::SocketAddr;
-
 use secret_rotor_postgres::testing::fixture;
 use secret_rotor_testkit::conformance::AlternatingFixture;
-use secret_rotor_testkit::kills::{DbLayout, KillFigures, kill_at_every_call};
-use secret_rotor_testkit::moto::Moto;
-
-const BINARY: &str = env!("CARGO_BIN_EXE_rotate-postgres");
+use secret_rotor_testkit::kills::{KillFigures, kill_database_target};
 
 async fn run(alternating: bool) -> KillFigures {
     let fx = fixture();
-    let mut env = Moto::shared().env();
-    env.push((
-        "TLS_CA_BUNDLE".into(),
-        fx.cluster.ca_pem_path().display().to_string(),
-    ));
-    if alternating {
-        env.push(("ROTATION_STRATEGY".into(), "alternating-users".into()));
-    }
-    let backend: SocketAddr = format!("127.0.0.1:{}", fx.cluster.port()).parse().unwrap();
-    let target = DbLayout {
-        fixture: &fx,
-        master: alternating.then(|| fx.master_secret()),
-    };
-    kill_at_every_call(BINARY.as_ref(), &env, backend, &target, !alternating).await
-}
-
-fn report(strategy: &str, figures: &KillFigures) {
-    println!("RELIABILITY kills target=postgres strategy={strategy} {figures:?}");
+    let ca = fx.cluster.ca_pem_path().display().to_string();
+    let binary = env!("CARGO_BIN_EXE_rotate-postgres").as_ref();
+    let master = alternating.then(|| fx.master_secret());
+    let env = [("TLS_CA_BUNDLE", ca.as_str())];
+    kill_database_target("postgres", binary, &fx, &env, fx.cluster.port(), master).await
 }
 
 #[tokio::test]
 async fn a_sigkill_at_any_call_never_locks_out_single_user() {
     let figures = run(false).await;
-    report("single-user", &figures);
     assert_eq!(figures.converged, figures.injected);
     assert_eq!(figures.lockouts, 0);
     assert!(figures.injected >= 4 * (figures.calls.0 + figures.calls.1));
@@ -46,7 +27,6 @@ async fn a_sigkill_at_any_call_never_locks_out_single_user() {
 #[tokio::test]
 async fn a_sigkill_at_any_call_never_locks_out_alternating_users() {
     let figures = run(true).await;
-    report("alternating-users", &figures);
     assert_eq!(figures.converged, figures.injected);
     assert_eq!(
         (figures.lockouts, figures.in_window),

@@ -1,28 +1,17 @@
 //! The real `rotate-redis` binary SIGKILLed at every Secrets Manager call and every
 //! connection to Redis of a rotation, before and after each, then retried as the service
-//! would (`secret_rotor_testkit::kills`): never a moment when neither AWSCURRENT nor —
-//! there is no window here — anything but AWSCURRENT is needed; every rotation converges.
+//! would (`secret_rotor_testkit::kills`): AWSCURRENT logs in at every point — no window at
+//! all — and every rotation converges.
 
-use std::net::SocketAddr;
-
-use secret_rotor_testkit::kills::{DbLayout, kill_at_every_call};
-use secret_rotor_testkit::moto::Moto;
+use secret_rotor_testkit::kills::kill_database_target;
 
 use crate::conformance::fixture;
-
-const BINARY: &str = env!("CARGO_BIN_EXE_rotate-redis");
 
 #[tokio::test]
 async fn a_sigkill_at_any_call_never_locks_out() {
     let fx = fixture();
-    let backend: SocketAddr = format!("127.0.0.1:{}", fx.0.port).parse().unwrap();
-    let target = DbLayout {
-        fixture: &fx,
-        master: None,
-    };
-    let env = Moto::shared().env();
-    let figures = kill_at_every_call(BINARY.as_ref(), &env, backend, &target, false).await;
-    println!("RELIABILITY kills target=redis strategy=single-user {figures:?}");
+    let binary = env!("CARGO_BIN_EXE_rotate-redis").as_ref();
+    let figures = kill_database_target("redis", binary, &fx, &[], fx.0.port, None).await;
     assert_eq!(figures.converged, figures.injected);
     assert_eq!(
         (figures.lockouts, figures.in_window),
