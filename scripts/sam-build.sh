@@ -5,6 +5,7 @@
 #
 #   scripts/sam-build.sh                 # both architectures
 #   ARCHS=arm64 scripts/sam-build.sh     # one
+#   FUNCTIONS=RedisRotationFunction scripts/sam-build.sh   # some functions only
 #
 # Needs: cargo-lambda (scripts/setup.sh installs it; it links with zig), the Rust targets
 # (added here), the SAM CLI (installed here from PyPI when missing), zip.
@@ -21,8 +22,9 @@ echo "==> sam validate --lint"
 sam validate --lint
 
 for arch in ${ARCHS:-arm64 x86_64}; do
-  for fn in PostgresRotationFunction MysqlRotationFunction HttpRotationFunction RedisRotationFunction; do
+  for fn in ${FUNCTIONS:-PostgresRotationFunction MysqlRotationFunction HttpRotationFunction RedisRotationFunction}; do
     dir=".aws-sam/build-$arch-$fn"
+    mkdir -p .aws-sam
     started=$SECONDS
     # One function at a time: the RDS CA layer downloads a file at build time, which is
     # not what is measured here (sam build builds every resource, whatever its condition).
