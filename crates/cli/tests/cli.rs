@@ -1038,19 +1038,7 @@ async fn rotate_the_secrets_a_name_prefix_or_tags_select() {
         (&off, vec![("fleet", fleet.as_str())]),
         (&untagged, vec![("team", "payments")]),
     ] {
-        let tags = tags.into_iter().map(|(k, v)| {
-            aws_sdk_secretsmanager::types::Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-        });
-        moto.sdk_client()
-            .tag_resource()
-            .secret_id(&account.arn)
-            .set_tags(Some(tags.collect()))
-            .send()
-            .await
-            .expect("TagResource");
+        moto.tag_secret(&account.arn, &tags).await;
         let enabled = !std::ptr::eq(account, &off);
         moto.set_rotation_enabled(&account.arn, Some(enabled)).await;
     }

@@ -15,7 +15,7 @@ use tokio_rustls::TlsConnector;
 use x509_cert::Certificate;
 use x509_cert::der::Decode;
 
-use crate::{DbConfig, TrustedCas, failure};
+use crate::{DbConfig, TlsMode, TrustedCas, failure};
 
 /// How a server's protocol starts TLS on a new connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +34,22 @@ pub enum StartTls {
 const MYSQL_SSL_REQUEST_FLAGS: u32 = 0x0001 | 0x0200 | 0x0800 | 0x8000;
 /// `CLIENT_SSL` in the server's greeting.
 const MYSQL_CLIENT_SSL: u16 = 0x0800;
+
+/// The certificate a credential's server presents: `None` when the credential does not
+/// use TLS (`"ssl": false`), else [`server_certificate`].
+pub async fn certificate_for(
+    config: &DbConfig,
+    cas: &TrustedCas,
+    (host, port, tls): (&str, u16, TlsMode),
+    start: StartTls,
+) -> Result<Option<CertificateInfo>> {
+    match tls {
+        TlsMode::Disabled => Ok(None),
+        TlsMode::VerifyFull => server_certificate(config, cas, host, port, start)
+            .await
+            .map(Some),
+    }
+}
 
 /// Connects to `host:port`, starts TLS the protocol's way and returns the server's leaf
 /// certificate, within `config.connect_timeout`. Failures sort as a login's do:

@@ -8,7 +8,7 @@ use secret_rotor::{
     Strategy, Target, TargetInfo,
 };
 use secret_rotor_db::probe::{self, StartTls};
-use secret_rotor_db::{DbConfig, TlsMode, TrustedCas};
+use secret_rotor_db::{DbConfig, TrustedCas};
 
 use crate::account::SessionFacts;
 use crate::alternate;
@@ -213,12 +213,7 @@ impl Target for MysqlTarget {
     }
 
     async fn certificate(&self, c: &MyCredential) -> Result<Option<CertificateInfo>> {
-        if c.tls != TlsMode::VerifyFull {
-            return Ok(None);
-        }
-        let (host, port) = (&c.host, c.port);
-        probe::server_certificate(&self.config, &self.cas, host, port, StartTls::Mysql)
-            .await
-            .map(Some)
+        let server = (c.host.as_str(), c.port, c.tls);
+        probe::certificate_for(&self.config, &self.cas, server, StartTls::Mysql).await
     }
 }

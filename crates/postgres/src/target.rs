@@ -292,12 +292,7 @@ impl Target for PostgresTarget {
     }
 
     async fn certificate(&self, c: &PgCredential) -> Result<Option<CertificateInfo>> {
-        if c.tls != TlsMode::VerifyFull {
-            return Ok(None);
-        }
-        let (host, port) = (&c.host, c.port);
-        probe::server_certificate(&self.config, &self.cas, host, port, StartTls::Postgres)
-            .await
-            .map(Some)
+        let server = (c.host.as_str(), c.port, c.tls);
+        probe::certificate_for(&self.config, &self.cas, server, StartTls::Postgres).await
     }
 }

@@ -62,6 +62,23 @@ pub struct KillFigures {
     pub calls: (usize, usize),
 }
 
+impl KillFigures {
+    /// Every kill point was injected (4 per call: before/after × retry/restart), every
+    /// rotation converged, nobody was locked out, and — unless `window` — the single-user
+    /// window was never open.
+    pub fn assert_sound(&self, window: bool) {
+        assert!(
+            self.injected >= 4 * (self.calls.0 + self.calls.1),
+            "{self:?}"
+        );
+        assert_eq!(self.converged, self.injected, "{self:?}");
+        assert_eq!(self.lockouts, 0, "{self:?}");
+        if !window {
+            assert_eq!(self.in_window, 0, "no window at all: {self:?}");
+        }
+    }
+}
+
 /// One account to rotate: its secret's ARN in moto, made by [`KillTarget::new_secret`].
 pub trait KillTarget {
     /// Creates an account and its secret (pointing at `target_addr`, the proxy) in moto;

@@ -281,6 +281,23 @@ impl Moto {
         serde_json::from_str(json.expose_secret()).expect("JSON")
     }
 
+    /// Tags `secret_id` (`TagResource`), e.g. for fleet selection by tag.
+    pub async fn tag_secret(&self, secret_id: &str, tags: &[(&str, &str)]) {
+        let tags = tags.iter().map(|(k, v)| {
+            aws_sdk_secretsmanager::types::Tag::builder()
+                .key(*k)
+                .value(*v)
+                .build()
+        });
+        self.sdk_client()
+            .tag_resource()
+            .secret_id(secret_id)
+            .set_tags(Some(tags.collect()))
+            .send()
+            .await
+            .expect("TagResource");
+    }
+
     /// `CreateSecret(Name=name, SecretString=secret_string)`; returns the ARN. Panics on
     /// failure.
     pub async fn create_secret(&self, name: &str, secret_string: &str) -> String {

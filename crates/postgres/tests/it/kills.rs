@@ -5,32 +5,25 @@
 
 use secret_rotor_postgres::testing::fixture;
 use secret_rotor_testkit::conformance::AlternatingFixture;
-use secret_rotor_testkit::kills::{KillFigures, kill_database_target};
+use secret_rotor_testkit::kills::kill_database_target;
 
-async fn run(alternating: bool) -> KillFigures {
+async fn run(alternating: bool) {
     let fx = fixture();
     let ca = fx.cluster.ca_pem_path().display().to_string();
     let binary = env!("CARGO_BIN_EXE_rotate-postgres").as_ref();
     let master = alternating.then(|| fx.master_secret());
     let env = [("TLS_CA_BUNDLE", ca.as_str())];
-    kill_database_target("postgres", binary, &fx, &env, fx.cluster.port(), master).await
+    let figures =
+        kill_database_target("postgres", binary, &fx, &env, fx.cluster.port(), master).await;
+    figures.assert_sound(!alternating);
 }
 
 #[tokio::test]
 async fn a_sigkill_at_any_call_never_locks_out_single_user() {
-    let figures = run(false).await;
-    assert_eq!(figures.converged, figures.injected);
-    assert_eq!(figures.lockouts, 0);
-    assert!(figures.injected >= 4 * (figures.calls.0 + figures.calls.1));
+    run(false).await;
 }
 
 #[tokio::test]
 async fn a_sigkill_at_any_call_never_locks_out_alternating_users() {
-    let figures = run(true).await;
-    assert_eq!(figures.converged, figures.injected);
-    assert_eq!(
-        (figures.lockouts, figures.in_window),
-        (0, 0),
-        "no window at all"
-    );
+    run(true).await;
 }
