@@ -18,6 +18,12 @@ run -p secret-rotor-postgres --test it kills
 run -p secret-rotor-mysql --test it kills
 run -p secret-rotor-redis --test it kills
 run -p secret-rotor-postgres --test it wire_faults
+run -p secret-rotor-postgres --test it wire_reset
+run -p secret-rotor-mysql --test it wire_reset
+run -p secret-rotor-postgres --test it fault_path
+run -p secret-rotor-postgres --test it converges_after_a_crash_after_any_call
+run -p secret-rotor-mysql --test it fault_path
+run -p secret-rotor-mysql --test it converges_after_a_crash_after_any_call
 run -p secret-rotor-postgres --test it corpus
 run -p secret-rotor-postgres --test it keeps_passwords_out_of_logs
 run -p secret-rotor-mysql --test it keeps_passwords_out_of_logs

@@ -5,8 +5,15 @@
 //! `aws:rds:primaryDBInstanceArn` / `aws:rds:primaryDBClusterArn` tag. [`RdsLocator`] asks
 //! the RDS API for that database's endpoint, port and engine, and whether a host is a read
 //! replica (or an Aurora cluster member) of the master's database.
+//!
+//! The rotator asks through the [`DatabaseLocator`] trait (given with
+//! [`Rotator::with_rds`](crate::Rotator::with_rds)): [`RdsLocator`] is the implementation
+//! shipped; a test double may wrap it (the testkit's fault injection numbers these calls
+//! like the Secrets Manager and target calls).
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 
 use aws_sdk_rds::Client;
 use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
@@ -33,6 +40,58 @@ pub struct DbEndpoint {
     pub port: u16,
     /// The engine (`postgres`, `aurora-postgresql`, `mysql`, ...).
     pub engine: String,
+}
+
+/// What the rotator asks about the database of an RDS-managed master secret: the seam
+/// between the rotation and the RDS API. [`RdsLocator`] implements it with the RDS API.
+pub trait DatabaseLocator: std::fmt::Debug + Send + Sync + 'static {
+    /// The endpoint of the database named by a master secret's RDS tags, or `None` when
+    /// the secret has no such tag (see [`RdsLocator::primary_endpoint`]).
+    fn primary_endpoint(
+        &self,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<Option<DbEndpoint>>> + Send;
+
+    /// Whether `host` is a read replica, or a cluster member, of the database at
+    /// `primary_host` (see [`RdsLocator::is_replica_of`]).
+    fn is_replica_of(
+        &self,
+        host: &str,
+        primary_host: &str,
+    ) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// A boxed future of the object-safe form of [`DatabaseLocator`].
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// [`DatabaseLocator`] as a trait object, which the rotator holds.
+pub(crate) trait DynLocator: std::fmt::Debug + Send + Sync {
+    fn primary_endpoint<'a>(
+        &'a self,
+        tags: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, Result<Option<DbEndpoint>>>;
+    fn is_replica_of<'a>(
+        &'a self,
+        host: &'a str,
+        primary_host: &'a str,
+    ) -> BoxFuture<'a, Result<bool>>;
+}
+
+impl<L: DatabaseLocator> DynLocator for L {
+    fn primary_endpoint<'a>(
+        &'a self,
+        tags: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, Result<Option<DbEndpoint>>> {
+        Box::pin(DatabaseLocator::primary_endpoint(self, tags))
+    }
+
+    fn is_replica_of<'a>(
+        &'a self,
+        host: &'a str,
+        primary_host: &'a str,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(DatabaseLocator::is_replica_of(self, host, primary_host))
+    }
 }
 
 /// Asks the RDS API about the database of an RDS-managed master secret.
@@ -173,6 +232,19 @@ impl RdsLocator {
             .read_replica_source_db_instance_identifier()
             .map(|s| s.rsplit(':').next().unwrap_or(s));
         Ok(source == Some(primary) || instance.db_cluster_identifier() == Some(primary))
+    }
+}
+
+impl DatabaseLocator for RdsLocator {
+    async fn primary_endpoint(
+        &self,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<Option<DbEndpoint>> {
+        RdsLocator::primary_endpoint(self, tags).await
+    }
+
+    async fn is_replica_of(&self, host: &str, primary_host: &str) -> Result<bool> {
+        RdsLocator::is_replica_of(self, host, primary_host).await
     }
 }
 

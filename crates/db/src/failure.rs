@@ -37,6 +37,30 @@ pub fn is_tls_failure(error: &(dyn StdError + 'static)) -> bool {
     find_rustls(error).is_some()
 }
 
+/// Whether `error` is a connection lost on the way (reset, aborted, closed mid-message)
+/// rather than a TLS verdict: an `io::Error` of that kind in the chain and no
+/// `rustls::Error`. A handshake that breaks this way is `TargetUnreachable`, not
+/// `TlsError`: the certificate was never in question.
+pub fn is_connection_lost(error: &(dyn StdError + 'static)) -> bool {
+    use std::io::ErrorKind as K;
+    if find_rustls(error).is_some() {
+        return false;
+    }
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                K::ConnectionReset | K::ConnectionAborted | K::UnexpectedEof | K::BrokenPipe
+            )
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
 /// `TargetUnreachable` for a connection that could not be made (refused, reset, DNS).
 pub fn unreachable(server: String, source: impl Into<BoxError>) -> Error {
     Error::Unreachable {
@@ -122,6 +146,19 @@ const HANDSHAKE: &str = "the TLS handshake failed";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reset_is_a_lost_connection_and_a_certificate_error_is_not() {
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(is_connection_lost(&reset));
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(!is_connection_lost(&refused));
+        let untrusted = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        assert!(!is_connection_lost(&untrusted));
+    }
 
     #[test]
     fn reasons_come_from_the_rustls_error_inside_io_errors() {

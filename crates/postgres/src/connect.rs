@@ -135,6 +135,9 @@ fn classify(e: tokio_postgres::Error, server: String) -> Result<String> {
         {
             return Err(failure::no_tls(server, e));
         }
+        if failure::is_connection_lost(&e) {
+            return Err(failure::unreachable(server, e));
+        }
         return Err(failure::tls_failure(server, e));
     }
     if [

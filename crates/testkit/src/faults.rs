@@ -2,14 +2,16 @@
 //! its external calls (Secrets Manager or target), then check that the service's retry
 //! converges.
 //!
-//! [`FaultyStore`] and [`FaultyTarget`] wrap a real store and a real target and share one
+//! [`FaultyStore`] and [`FaultyTarget`] wrap a real store and a real target, and
+//! [`FaultyLocator`] the RDS API that locates RDS-managed master secrets; they share one
 //! [`FaultPlan`], which numbers every external call of the rotation in order. A
 //! `CrashAfter(n)` plan lets call `n` happen (its effect is real) and then fails the step,
 //! exactly like a process that dies before it can use the answer.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use secret_rotor::rds::{DatabaseLocator, DbEndpoint};
 use secret_rotor::store::{SecretStore, Selector};
 use secret_rotor::{
     AlternateContext, AlternateReport, Error, Login, PendingRequest, Result, RetireReport,
@@ -267,6 +269,42 @@ impl<T: Target> Target for FaultyTarget<T> {
             .call(
                 "target.sync_alternate",
                 self.inner.sync_alternate(master, current, pending, context),
+            )
+            .await
+    }
+}
+
+/// A [`DatabaseLocator`] (the RDS API, for RDS-managed master secrets) whose calls go
+/// through a [`FaultPlan`], named `rds.primary_endpoint` and `rds.is_replica_of`. Give it to
+/// [`Rotator::with_rds`].
+#[derive(Debug, Clone)]
+pub struct FaultyLocator<L> {
+    inner: L,
+    plan: FaultPlan,
+}
+
+impl<L> FaultyLocator<L> {
+    /// Wraps `inner`.
+    pub fn new(inner: L, plan: FaultPlan) -> Self {
+        FaultyLocator { inner, plan }
+    }
+}
+
+impl<L: DatabaseLocator> DatabaseLocator for FaultyLocator<L> {
+    async fn primary_endpoint(
+        &self,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<Option<DbEndpoint>> {
+        self.plan
+            .call("rds.primary_endpoint", self.inner.primary_endpoint(tags))
+            .await
+    }
+
+    async fn is_replica_of(&self, host: &str, primary_host: &str) -> Result<bool> {
+        self.plan
+            .call(
+                "rds.is_replica_of",
+                self.inner.is_replica_of(host, primary_host),
             )
             .await
     }

@@ -37,7 +37,7 @@ pub struct Rotator<T, S> {
     store: S,
     config: RotationConfig,
     #[cfg(feature = "rds")]
-    rds: Option<crate::rds::RdsLocator>,
+    rds: Option<Box<dyn crate::rds::DynLocator>>,
 }
 
 /// The state of the secret after the preconditions.
@@ -61,10 +61,11 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         })
     }
 
-    /// Resolves RDS-managed master secrets (alternating users) with this locator.
+    /// Resolves RDS-managed master secrets (alternating users) with this locator
+    /// ([`RdsLocator`](crate::rds::RdsLocator), or a test double wrapping it).
     #[cfg(feature = "rds")]
-    pub fn with_rds(mut self, locator: crate::rds::RdsLocator) -> Self {
-        self.rds = Some(locator);
+    pub fn with_rds(mut self, locator: impl crate::rds::DatabaseLocator) -> Self {
+        self.rds = Some(Box::new(locator));
         self
     }
 

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
-use secret_rotor_testkit::conformance::{AlternatingFixture, Fixture};
+use secret_rotor::Strategy;
+use secret_rotor_testkit::conformance::{AlternatingFixture, FaultPath, Fixture};
 use serde_json::{Value, json};
 
 use super::MariaDb;
@@ -72,6 +73,25 @@ impl Fixture for MyFixture {
 
     fn server_log(&self) -> Option<String> {
         Some(self.server.general_log())
+    }
+
+    /// The external calls of a rotation, exactly: createSecret 5 (labels, pending,
+    /// current, the target's pending value, the write), setSecret 4 single user (labels,
+    /// pending, current, the change) / 7 alternating (+ pending's login, current's login,
+    /// the master secret, the master's transaction), testSecret 3, finishSecret 5 (labels,
+    /// pending, the proof login, the two label moves). The fallback to AWSPREVIOUS adds
+    /// pending's login, AWSPREVIOUS's value and the second change; an RDS-managed master
+    /// adds its tags and the two RDS API calls; a leftover AWSPENDING is four label reads
+    /// and its removal.
+    fn fault_points(&self, strategy: Strategy, path: FaultPath) -> Option<usize> {
+        match (strategy, path) {
+            (Strategy::SingleUser, FaultPath::Clean) => Some(17),
+            (Strategy::SingleUser, FaultPath::FallbackToPrevious) => Some(20),
+            (Strategy::AlternatingUsers, FaultPath::Clean) => Some(21),
+            (Strategy::AlternatingUsers, FaultPath::RdsManagedMaster) => Some(24),
+            (_, FaultPath::LeftoverPending) => Some(5),
+            _ => None,
+        }
     }
 }
 

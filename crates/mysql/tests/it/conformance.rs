@@ -16,3 +16,59 @@ async fn a_silent_server_ends_the_step_in_bounded_time() {
     )
     .await;
 }
+/// Off the clean path, every external call crashed after and failed before, then the
+/// service's retry: the fallback to AWSPREVIOUS, the removal of a leftover AWSPENDING and
+/// an RDS-managed master (the RDS API's calls are fault points too), with the number of
+/// injection points the fixture declares (`Fixture::fault_points`).
+mod fault_paths {
+    use secret_rotor_mysql::testing::fixture;
+    use secret_rotor_testkit::conformance::{
+        FaultPath, alternating_converges_under_every_fault, converges_under_every_fault,
+    };
+
+    #[tokio::test]
+    async fn fault_path_single_user_fallback_to_previous() {
+        converges_under_every_fault(&fixture(), FaultPath::FallbackToPrevious).await;
+    }
+
+    #[tokio::test]
+    async fn fault_path_single_user_leftover_pending() {
+        converges_under_every_fault(&fixture(), FaultPath::LeftoverPending).await;
+    }
+
+    #[tokio::test]
+    async fn fault_path_alternating_leftover_pending() {
+        alternating_converges_under_every_fault(&fixture(), FaultPath::LeftoverPending).await;
+    }
+
+    #[tokio::test]
+    async fn fault_path_alternating_rds_managed_master() {
+        alternating_converges_under_every_fault(&fixture(), FaultPath::RdsManagedMaster).await;
+    }
+}
+
+/// The connection to MariaDB reset (TCP RST) at every point of setSecret's
+/// conversation: bounded, a stable code, no lockout, and the retry converges.
+mod wire_resets {
+    use std::time::Duration;
+
+    use secret_rotor_mysql::testing::fixture;
+    use secret_rotor_testkit::conformance::{
+        a_reset_connection_ends_the_step_in_bounded_time,
+        alternating_a_reset_connection_ends_the_step_in_bounded_time,
+    };
+
+    #[tokio::test]
+    async fn wire_reset_single_user_mid_conversation() {
+        a_reset_connection_ends_the_step_in_bounded_time(&fixture(), Duration::from_secs(10)).await;
+    }
+
+    #[tokio::test]
+    async fn wire_reset_alternating_mid_conversation() {
+        alternating_a_reset_connection_ends_the_step_in_bounded_time(
+            &fixture(),
+            Duration::from_secs(10),
+        )
+        .await;
+    }
+}

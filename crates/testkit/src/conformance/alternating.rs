@@ -31,7 +31,7 @@ pub trait AlternatingFixture: Fixture {
     }
 }
 
-fn alternating(fixture: &impl Fixture) -> RotationConfig {
+pub(super) fn alternating(fixture: &impl Fixture) -> RotationConfig {
     RotationConfig {
         strategy: Strategy::AlternatingUsers,
         ..RotationConfig::defaults(&fixture.target())
@@ -62,7 +62,7 @@ impl<'f, F: AlternatingFixture> Case<'f, F> {
     }
 
     /// The user name and password of `stage`.
-    async fn login_of(&self, stage: Stage) -> (String, String) {
+    pub(super) async fn login_of(&self, stage: Stage) -> (String, String) {
         let v = self.value(stage).await.expect("value");
         (
             v["username"].as_str().expect("username").to_owned(),
@@ -71,7 +71,7 @@ impl<'f, F: AlternatingFixture> Case<'f, F> {
     }
 
     /// Both `AWSCURRENT` and `AWSPREVIOUS` log in and can use the probe privilege.
-    async fn assert_both_users_work(&self) {
+    pub(super) async fn assert_both_users_work(&self) {
         for stage in [Stage::Current, Stage::Previous] {
             let (user, password) = self.login_of(stage.clone()).await;
             assert!(
@@ -431,6 +431,8 @@ pub async fn alternating_converges_after_a_crash_after_any_call<F: AlternatingFi
         calls.iter().any(|c| c == "target.sync_alternate"),
         "{calls:?}"
     );
+    let converged = std::sync::atomic::AtomicUsize::new(0);
+    let converged_ref = &converged;
     for_every_fault(calls.len(), |fault| async move {
         let case = Case::alternating(fixture, "altfault", "first-Password-1", None).await;
         let token = case.rotate_with(fault).await;
@@ -449,8 +451,16 @@ pub async fn alternating_converges_after_a_crash_after_any_call<F: AlternatingFi
             Some(&case.first_version)
         );
         case.assert_both_users_work().await;
+        converged_ref.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     })
     .await;
+    super::fault_paths::report_sweep(
+        fixture,
+        Strategy::AlternatingUsers,
+        super::FaultPath::Clean,
+        calls.len(),
+        converged.into_inner(),
+    );
 }
 
 /// Generates one `#[tokio::test]` per alternating-users case, each calling `$fixture`.

@@ -33,9 +33,11 @@
 //! another one there.
 
 mod alternating;
+mod fault_paths;
 mod issuing;
 mod logs;
 mod single_user;
+mod wire_resets;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -49,13 +51,19 @@ use secret_rotor::{
 use serde_json::Value;
 
 pub use crate::faults::every_fault;
-use crate::faults::{Fault, FaultPlan, FaultyStore, FaultyTarget, faulty_rotator, run_rotation};
+use crate::faults::{
+    Fault, FaultPlan, FaultyLocator, FaultyStore, FaultyTarget, faulty_rotator, run_rotation,
+};
 use crate::moto::Moto;
+use secret_rotor::Strategy;
+use secret_rotor::rds::RdsLocator;
 
 pub use alternating::*;
+pub use fault_paths::*;
 pub use issuing::*;
 pub use logs::capture_logs;
 pub use single_user::*;
+pub use wire_resets::*;
 
 /// Every ASCII punctuation character: passwords made of these must survive quoting.
 pub const ALL_PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
@@ -94,6 +102,16 @@ pub trait Fixture: Send + Sync {
     /// marks of what the target derives from a password (a SCRAM verifier, a hash...).
     fn forbidden_in_logs(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// The exact number of fault-injection points (external calls: Secrets Manager, the
+    /// target, the RDS API) of a rotation with `strategy` along `path`, when the target
+    /// declares it: the fault sweeps then fail when a call appears or disappears. `None`
+    /// (the default): counted and printed, not asserted; the sweeps of the paths off the
+    /// clean one ([`converges_under_every_fault`]) require it.
+    fn fault_points(&self, strategy: Strategy, path: FaultPath) -> Option<usize> {
+        let _ = (strategy, path);
+        None
     }
 }
 
@@ -137,6 +155,8 @@ pub struct Case<'f, F: Fixture> {
     /// The rotator, on moto's Secrets Manager API.
     pub rotator: Rotator<Arc<F::Target>, AwsSecretStore>,
     moto: &'static Moto,
+    /// The RDS API the rotator locates RDS-managed master secrets with, when given.
+    rds: Option<RdsLocator>,
 }
 
 /// Extra keys every test secret carries: they must survive every rotation.
@@ -202,7 +222,16 @@ impl<'f, F: Fixture> Case<'f, F> {
             first_version,
             rotator,
             moto,
+            rds: None,
         }
+    }
+
+    /// The same case, its rotators (and the faulty ones) locating RDS-managed master
+    /// secrets with `locator`.
+    pub fn with_rds(mut self, locator: RdsLocator) -> Self {
+        self.rotator = self.rotator.with_rds(locator.clone());
+        self.rds = Some(locator);
+        self
     }
 
     /// Stages a rotation like `RotateSecret` does (an empty `AWSPENDING` version).
@@ -382,19 +411,34 @@ impl<F: Fixture> Case<'_, F> {
         &self,
         plan: &FaultPlan,
     ) -> Rotator<FaultyTarget<Arc<F::Target>>, FaultyStore<AwsSecretStore>> {
-        faulty_rotator(
+        let rotator = faulty_rotator(
             Arc::clone(self.rotator.target()),
             self.store().clone(),
             self.rotator.config().clone(),
             plan,
-        )
+        );
+        match &self.rds {
+            Some(locator) => rotator.with_rds(FaultyLocator::new(locator.clone(), plan.clone())),
+            None => rotator,
+        }
     }
 
-    /// The external calls (Secrets Manager and target) of one clean rotation, in order.
+    /// The external calls (Secrets Manager, target and RDS API) of one clean rotation, in
+    /// order. When the fixture declares how many there are ([`Fixture::fault_points`] for
+    /// the case's strategy and [`FaultPath::Clean`]), asserts it.
     pub async fn count_calls(&self) -> Vec<String> {
-        let plan = FaultPlan::counting();
         let token = self.start().await;
-        if let Err((step, e)) = run_rotation(&self.faulty(&plan), &self.secret_id, &token).await {
+        let calls = self.count_calls_of(&token).await;
+        let strategy = self.rotator.config().strategy;
+        fault_paths::assert_fault_points(self.fixture, strategy, FaultPath::Clean, &calls);
+        calls
+    }
+
+    /// The external calls of a clean run of the four steps of rotation `token` (already
+    /// started), in order; panics if a step fails.
+    pub(crate) async fn count_calls_of(&self, token: &VersionId) -> Vec<String> {
+        let plan = FaultPlan::counting();
+        if let Err((step, e)) = run_rotation(&self.faulty(&plan), &self.secret_id, token).await {
             panic!("clean rotation, {step}: [{}] {e}", e.code());
         }
         plan.calls()
@@ -404,12 +448,19 @@ impl<F: Fixture> Case<'_, F> {
     /// stops; returns its token. Panics if the fault never fired, or if an error after a
     /// call was swallowed (see `assert_crash_ended_the_run`).
     pub async fn rotate_with(&self, fault: Fault) -> VersionId {
-        let plan = FaultPlan::with(fault);
         let token = self.start().await;
-        let result = run_rotation(&self.faulty(&plan), &self.secret_id, &token).await;
+        self.run_with(&token, fault).await;
+        token
+    }
+
+    /// The four steps of rotation `token` (already started) with `fault` injected, stopped
+    /// at the first failing step. Panics if the fault never fired, or if an error after a
+    /// call was swallowed.
+    pub(crate) async fn run_with(&self, token: &VersionId, fault: Fault) {
+        let plan = FaultPlan::with(fault);
+        let result = run_rotation(&self.faulty(&plan), &self.secret_id, token).await;
         assert!(plan.fired(), "{fault:?} fired (calls: {:?})", plan.calls());
         assert_crash_ended_the_run(fault, result.is_ok(), &plan.calls());
-        token
     }
 
     /// The service's retry of the whole rotation with the same token (after `fault`);

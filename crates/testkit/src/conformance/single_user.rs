@@ -376,6 +376,8 @@ pub async fn converges_after_a_crash_after_any_call<F: Fixture>(fixture: &F) {
         calls.len() >= 10,
         "a rotation makes at least 10 external calls: {calls:?}"
     );
+    let converged = std::sync::atomic::AtomicUsize::new(0);
+    let converged_ref = &converged;
     for_every_fault(calls.len(), |fault| async move {
         let case = Case::new(fixture, "fault", "first-Password-1").await;
         let token = case.rotate_with(fault).await;
@@ -389,8 +391,16 @@ pub async fn converges_after_a_crash_after_any_call<F: Fixture>(fixture: &F) {
             case.describe().await.version_with(&Stage::Previous),
             Some(&case.first_version)
         );
+        converged_ref.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     })
     .await;
+    super::fault_paths::report_sweep(
+        fixture,
+        secret_rotor::Strategy::SingleUser,
+        super::FaultPath::Clean,
+        calls.len(),
+        converged.into_inner(),
+    );
 }
 
 /// Every step invoked twice at once (the service retrying while the first invocation still
