@@ -17,6 +17,7 @@ run() { cargo test --locked "$@" -- --nocapture --test-threads=2 2>&1 | tee -a "
 run -p secret-rotor-postgres --test it kills
 run -p secret-rotor-mysql --test it kills
 run -p secret-rotor-redis --test it kills
+run -p secret-rotor-http --test it kills::
 run -p secret-rotor-postgres --test it wire_faults
 run -p secret-rotor-postgres --test it wire_reset
 run -p secret-rotor-mysql --test it wire_reset

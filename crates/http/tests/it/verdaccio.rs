@@ -34,6 +34,11 @@ impl Verdaccio {
         SHARED.get_or_init(Verdaccio::start)
     }
 
+    /// Its base URL (`http://127.0.0.1:PORT`).
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
     fn start() -> Verdaccio {
         let install = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/verdaccio");
         let binary = install.join("node_modules/.bin/verdaccio");
