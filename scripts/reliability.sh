@@ -26,6 +26,8 @@ run -p secret-rotor-postgres --test it converges_after_a_crash_after_any_call
 run -p secret-rotor-mysql --test it fault_path
 run -p secret-rotor-mysql --test it converges_after_a_crash_after_any_call
 run -p secret-rotor-postgres --test it corpus
+run -p secret-rotor-mysql --test it corpus
+run -p secret-rotor-http --test it corpus
 run -p secret-rotor-postgres --test it keeps_passwords_out_of_logs
 run -p secret-rotor-mysql --test it keeps_passwords_out_of_logs
 run -p secret-rotor-http --test it keeps

@@ -57,6 +57,7 @@ impl Client {
         scope: &dyn Scope,
     ) -> Result<Answer> {
         let url = template::render(&request.url, scope).map_err(|m| config(place, m))?;
+        check_url(place, &url)?;
         let server = origin(&url);
         if url.to_ascii_lowercase().starts_with("http://") && !spec.allow_http {
             return Err(Error::config(format!(
@@ -123,7 +124,7 @@ impl Client {
                         .map(Duration::from_secs);
                     let transient = status == 429 || status >= 500;
                     if !transient || attempt > spec.retries {
-                        let bytes = response.bytes().await.unwrap_or_default();
+                        let bytes = read_body(response, &server, place).await?;
                         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
                         debug!(spec = %spec.name, step = place, status, "HTTP answer");
                         return Ok(Answer { status, body });
@@ -144,6 +145,67 @@ impl Client {
             wait = (wait * 2).min(MAX_WAIT);
         }
     }
+}
+
+/// The largest answer read: spec answers are small JSON documents; an API that sends more
+/// (or never stops) is cut off rather than filling the function's memory.
+pub(crate) const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// Reads an answer's body, up to [`MAX_BODY`]. A body that breaks off (a reset, the
+/// spec's timeout) is an error, not an empty answer.
+async fn read_body(mut response: reqwest::Response, server: &str, place: &str) -> Result<Vec<u8>> {
+    let too_large = || Error::Target {
+        target: server.to_owned(),
+        reason: format!(
+            "{place}: the answer is larger than {} MiB; not read",
+            MAX_BODY / (1024 * 1024)
+        ),
+        retryable: false,
+        source: None,
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > MAX_BODY {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => return Err(transport_error(server.to_owned(), place, e.without_url())),
+        }
+    }
+}
+
+/// A rendered URL must be an absolute `http(s)` URL without a fragment: a `#` (or a `?`
+/// in the base URL) would make the rest of a template — the path naming the user — a
+/// part the server never sees as a path, so a request meant for one resource would reach
+/// another. The URL is not shown (it may carry a key).
+fn check_url(place: &str, url: &str) -> Result<()> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| {
+        Error::config(format!(
+            "{place}: the rendered URL is not a valid URL ({e}); check the secret's base URL"
+        ))
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(Error::config(format!(
+            "{place}: the rendered URL is not an http(s) URL with a host"
+        )));
+    }
+    if url.contains('#') || parsed.fragment().is_some() {
+        return Err(Error::config(format!(
+            "{place}: the rendered URL holds a fragment (#): the rest of the template would \
+             not reach the server; encode values with `| url`"
+        )));
+    }
+    Ok(())
 }
 
 /// The URL's scheme, host and port, for messages (never its path or query).

@@ -79,6 +79,15 @@ impl HttpCredential {
                 fields.insert(key.to_owned(), value.clone());
             }
         }
+        if secrets
+            .get(&names.secret)
+            .is_some_and(|s| s.expose_secret().is_empty())
+        {
+            return Err(Error::invalid_secret(format!(
+                "\"{}\" must be a non-empty string",
+                names.secret
+            )));
+        }
         if !secrets.contains_key(&names.secret) {
             return Err(Error::invalid_secret(format!(
                 "missing \"{}\"",

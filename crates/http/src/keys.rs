@@ -34,19 +34,40 @@ pub(crate) async fn issue(request: PendingRequest<'_, HttpCredential>) -> Result
     expect(current, "issue", issue, &answer)?;
     let mut value = request.current_value.clone();
     for (field, pointer) in extract {
-        let found = answer
-            .body
-            .pointer(pointer)
-            .cloned()
-            .ok_or_else(|| Error::Target {
+        let Some(found) = answer.body.pointer(pointer).cloned() else {
+            // The key was issued, and no version will hold it: revoke it now rather than
+            // leave a live key nobody accounts for.
+            let issued_id = spec
+                .fields
+                .key_id
+                .as_ref()
+                .and_then(|f| extract.get(f))
+                .and_then(|p| answer.body.pointer(p))
+                .map(text);
+            let after = match issued_id {
+                Some(id) => match revoke(current, &id).await {
+                    Ok(()) => format!("the key just issued ({id}) was revoked"),
+                    Err(e) => format!(
+                        "the key just issued ({id}) could not be revoked ({}): the next \
+                         attempt's sweep finds it",
+                        e.code()
+                    ),
+                },
+                None => "the key just issued has no id in the answer either: revoke it by \
+                         hand"
+                    .to_owned(),
+            };
+            warn!(spec = %spec.name(), "{after}");
+            return Err(Error::Target {
                 target: current.server(),
                 reason: format!(
-                    "{} issue: the answer has no {pointer} (for \"{field}\")",
+                    "{} issue: the answer has no {pointer} (for \"{field}\"); {after}",
                     spec.name()
                 ),
                 retryable: false,
                 source: None,
-            })?;
+            });
+        };
         value = if field == secret_rotor::secret::PASSWORD_KEY {
             let text = found
                 .as_str()

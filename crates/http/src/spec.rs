@@ -1,8 +1,9 @@
 //! The declarative spec: how an HTTP API's credential is checked, changed or issued,
 //! revoked, listed, and (alternating users) copied to another user — each step a templated
 //! request. Loaded once, checked completely before anything is called: an unknown
-//! template variable, a bad JSON pointer, a missing step, or a plain-`http` URL without
-//! `"allow_http": true` is a `ConfigError` naming the place.
+//! template variable, a bad JSON pointer, a missing step, a header name or value HTTP
+//! does not allow, or a plain-`http` URL without `"allow_http": true` is a `ConfigError`
+//! naming the place.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -606,6 +607,30 @@ fn pointer(place: &str, p: &str) -> Result<(), String> {
     }
 }
 
+/// A header name HTTP allows (a token: no space, no CR/LF, not empty).
+fn header_name(place: &str, name: &str) -> Result<(), String> {
+    reqwest::header::HeaderName::from_bytes(name.as_bytes())
+        .map(|_| ())
+        .map_err(|_| format!("{place}: {name:?} is not a header name"))
+}
+
+/// The literal text of a header value template: visible ASCII, spaces and tabs only (no
+/// CR/LF that would start another header). Values the variables bring are checked when
+/// the request is sent.
+fn header_text(place: &str, parts: &[Part]) -> Result<(), String> {
+    for part in parts {
+        if let Part::Text(text) = part
+            && reqwest::header::HeaderValue::from_str(text).is_err()
+        {
+            return Err(format!(
+                "{place}: {text:?} is not allowed in a header value (control characters, \
+                 CR/LF or non-ASCII)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn compile_request(
     place: &str,
     r: &RawRequest,
@@ -637,11 +662,13 @@ fn compile_request(
         .headers
         .iter()
         .map(|(name, value)| {
-            template::parse(value, allowed)
-                .map(|v| (name.clone(), v))
-                .map_err(|m| format!("{place}.headers.{name}: {m}"))
+            let field = format!("{place}.headers.{name:?}");
+            header_name(&field, name)?;
+            let parts = template::parse(value, allowed).map_err(|m| format!("{field}: {m}"))?;
+            header_text(&field, &parts)?;
+            Ok((name.clone(), parts))
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, String>>()?;
     let parse = |field: &str, text: &str| {
         template::parse(text, allowed).map_err(|m| format!("{place}.auth.{field}: {m}"))
     };
@@ -652,10 +679,15 @@ fn compile_request(
             password: parse("basic.password", password)?,
         }),
         Some(RawAuth::Bearer(token)) => Some(Auth::Bearer(parse("bearer", token)?)),
-        Some(RawAuth::Header { name, value }) => Some(Auth::Header {
-            name: name.clone(),
-            value: parse("header.value", value)?,
-        }),
+        Some(RawAuth::Header { name, value }) => {
+            header_name(&format!("{place}.auth.header.name"), name)?;
+            let value = parse("header.value", value)?;
+            header_text(&format!("{place}.auth.header.value"), &value)?;
+            Some(Auth::Header {
+                name: name.clone(),
+                value,
+            })
+        }
     };
     let body = r
         .body
@@ -726,5 +758,20 @@ mod tests {
         s.as_object_mut().unwrap().remove("set_password");
         s["issue"] = json!({"method": "POST", "url": "https://api.example.com/keys", "extract": {"password": "/key"}});
         assert!(err(s).contains("needs \"revoke\""));
+        let mut s = base();
+        s["login"]["headers"] = json!({"Bad Header": "x"});
+        assert!(err(s).contains("is not a header name"));
+        let mut s = base();
+        s["login"]["headers"] = json!({"X-Note": "a\r\nX-Evil: 1 {{login.username}}"});
+        assert!(err(s).contains("not allowed in a header value"));
+        let mut s = base();
+        s["login"]["auth"] = json!({"header": {"name": "X Key", "value": "{{login.password}}"}});
+        assert!(err(s).contains("login.auth.header.name"));
+        let mut s = base();
+        s["login"]["headers"] = json!({"X-User": "user {{login.username}}"});
+        assert!(
+            Spec::from_value(&s).is_ok(),
+            "variables are checked when sent"
+        );
     }
 }

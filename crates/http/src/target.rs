@@ -245,6 +245,12 @@ impl Target for HttpTarget {
                     .into(),
             });
         };
+        // Prove who `login_as` is first (the spec's login, with its identity check): the
+        // steps act with its rights, and a base URL that bends the templated paths (a query,
+        // dot segments) must not make them act on another user.
+        if let refused @ Login::Refused { .. } = self.check("login", &spec.login, login_as).await? {
+            return Ok(refused);
+        }
         let vars = Vars {
             login: Some(login_as),
             pending: Some(pending),

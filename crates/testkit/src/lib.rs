@@ -11,6 +11,8 @@
 //!   tests (free ports, a guard that stops it with the test process, a test CA);
 //! - [`faults`]: wrappers that crash a rotation after any external call;
 //! - [`conformance`]: the suite every target runs against its real server;
+//! - [`corpus`]: the hostile corpus, run through a target's real Lambda binary (the
+//!   generic cases are written by `corpus/hostile.py`, each target adds its own);
 //! - [`bench`](mod@bench): the rotation benchmark every target runs through its real Lambda
 //!   binary;
 //! - [`memory_store::MemoryStore`], [`memory_target::MemoryTarget`] and
@@ -23,6 +25,7 @@
 
 pub mod bench;
 pub mod conformance;
+pub mod corpus;
 pub mod faults;
 pub mod kills;
 pub mod memory_issuer;

@@ -2,6 +2,7 @@
 //! one private MariaDB shared by every test (each test makes its own users and secrets).
 
 mod conformance;
+mod corpus;
 mod kills;
 mod lambda;
 mod parity;
