@@ -12,8 +12,8 @@ use crate::store::{SecretStore, Selector};
 use crate::target::{AlternateContext, AlternateReport, Credential, Login, Strategy, Target};
 
 impl<T: Target, S: SecretStore> Rotator<T, S> {
-    /// First asks whether the pending credential already works (a retry after a crash
-    /// between the change and the step's answer), then applies it with the strategy.
+    /// Applies the pending credential with the strategy; each strategy recognises a retry
+    /// after a crash between the change and the step's answer (`AlreadyLive`).
     pub(super) async fn set_secret(
         &self,
         secret_id: &SecretId,
@@ -21,18 +21,28 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         description: &SecretDescription,
     ) -> Result<Outcome> {
         let pending = self.read_pending(secret_id, token).await?;
-        if self.target.try_login(&pending).await?.is_accepted() {
-            return Ok(Outcome::AlreadyLive);
-        }
         match self.config.strategy {
             Strategy::SingleUser => self.set_single_user(secret_id, description, &pending).await,
             Strategy::AlternatingUsers => {
+                if self.target.try_login(&pending).await?.is_accepted() {
+                    return Ok(Outcome::AlreadyLive);
+                }
                 self.set_alternating(secret_id, description, &pending).await
             }
         }
     }
 
-    /// Single user: change the password logged in as current, else as previous.
+    /// Single user: change the password logged in as current; if current is refused, the
+    /// change may already be made (a retry): pending logging in means done; else change it
+    /// logged in as previous.
+    ///
+    /// Current is tried before pending because on the clean path pending cannot log in
+    /// yet: asking it first cost every rotation a failed login — a full authentication
+    /// exchange (4096 SCRAM rounds on PostgreSQL), and one more failure on the count of
+    /// servers that lock an account after repeated failures (MariaDB's
+    /// `max_password_errors`). Now only a retry pays it. A target that keeps both
+    /// passwords live ([`Capabilities::retiring`](crate::Capabilities::retiring)) applies
+    /// the same password again on a retry, which changes nothing.
     async fn set_single_user(
         &self,
         secret_id: &SecretId,
@@ -43,6 +53,9 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         guard::same_account(&current, pending, SecretVersion::Current)?;
         if let Login::Accepted = self.target.set_password(&current, pending).await? {
             return Ok(password_set(secret_id, pending, Stage::Current));
+        }
+        if self.target.try_login(pending).await?.is_accepted() {
+            return Ok(Outcome::AlreadyLive);
         }
         if let Some(previous) = self
             .read_previous(secret_id, description, &current_value, pending)
