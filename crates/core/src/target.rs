@@ -237,7 +237,8 @@ pub struct PendingRequest<'a, C> {
 #[non_exhaustive]
 pub struct RetireRequest<'a, C> {
     /// The credential that was `AWSPREVIOUS` until this rotation: two generations old now,
-    /// held by no label. `None` on the first rotations.
+    /// held by no label. `None` on the first rotations, and on finishSecret's retry after
+    /// the label move (the version is no longer known: sweep).
     pub retired: Option<&'a C>,
     /// The new `AWSCURRENT` and `AWSPREVIOUS`: never revoke these.
     pub keep: [&'a C; 2],
@@ -415,8 +416,10 @@ pub trait Target: Send + Sync {
     /// [`Capabilities::retiring`]): revoke what fell out of `AWSPREVIOUS`, never
     /// `AWSCURRENT`'s or `AWSPREVIOUS`'s credential. Applications may still hold
     /// `AWSPREVIOUS` during the grace period, so a credential is revoked two generations
-    /// after it was current. A failure is logged and reported, not fatal: the rotation is
-    /// done, and the next one sweeps what is older than `AWSPREVIOUS`.
+    /// after it was current. A failure fails finishSecret (`AWSCURRENT` has moved: the
+    /// application is not affected); its retry finds the version already current and calls
+    /// `retire` again, with [`RetireRequest::retired`] `None`: sweep what neither
+    /// `AWSCURRENT` nor `AWSPREVIOUS` holds. It must be idempotent.
     fn retire(
         &self,
         request: RetireRequest<'_, Self::Credential>,

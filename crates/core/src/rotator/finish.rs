@@ -49,7 +49,7 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
                     keep: [&pending, &new_previous],
                     token,
                 };
-                Some(self.retire(secret_id, request).await)
+                Some(self.retire(secret_id, request).await?)
             }
             None => None,
         };
@@ -59,30 +59,49 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         })
     }
 
-    /// Runs [`Target::retire`]; a failure is logged and reported, not fatal (the labels
-    /// have moved: the rotation is done, and the next one sweeps).
+    /// Runs [`Target::retire`]. A failure fails the step although `AWSCURRENT` has moved:
+    /// a credential that should be revoked is still live, and the step's retry (the
+    /// version is then already `AWSCURRENT`: [`Rotator::retire_again`]) revokes it.
     async fn retire(
         &self,
         secret_id: &SecretId,
         request: RetireRequest<'_, T::Credential>,
-    ) -> RetireReport {
+    ) -> Result<RetireReport> {
         match self.target.retire(request).await {
             Ok(report) => {
                 info!(%secret_id, revoked = ?report.revoked, possible_orphans = ?report.possible_orphans, "retired what fell out of AWSPREVIOUS");
-                report
+                Ok(report)
             }
             Err(error) => {
-                warn!(%secret_id, code = error.code(), error = %error.display_chain(), "retiring the credential two generations old failed; the next rotation sweeps it");
-                RetireReport {
-                    possible_orphans: vec![format!(
-                        "retiring failed ([{}] {}); the next rotation sweeps",
-                        error.code(),
-                        error
-                    )],
-                    ..RetireReport::default()
-                }
+                warn!(%secret_id, code = error.code(), error = %error.display_chain(), "AWSCURRENT moved, but retiring what fell out of AWSPREVIOUS failed: the step fails so that its retry retires it");
+                Err(error)
             }
         }
+    }
+
+    /// finishSecret on a version that is already `AWSCURRENT` (a retry after a crash or a
+    /// failure after the label move), for targets that retire: retires what neither
+    /// `AWSCURRENT` nor `AWSPREVIOUS` holds. Which version was retired is no longer known
+    /// (it has no label), so the target sweeps ([`RetireRequest::retired`] is `None`).
+    pub(super) async fn retire_again(
+        &self,
+        secret_id: &SecretId,
+        token: &VersionId,
+        description: &SecretDescription,
+    ) -> Result<()> {
+        if !self.target.info().capabilities.retires() {
+            return Ok(());
+        }
+        let current = self.read_current(secret_id, description).await?.1;
+        let previous = self
+            .read_previous_credential(secret_id, description)
+            .await?;
+        let request = RetireRequest {
+            retired: None,
+            keep: [&current, previous.as_ref().unwrap_or(&current)],
+            token,
+        };
+        self.retire(secret_id, request).await.map(drop)
     }
 
     /// The login that proves the pending credential before it is promoted. After a

@@ -43,7 +43,10 @@ pub struct Rotator<T, S> {
 /// The state of the secret after the preconditions.
 enum Checked {
     /// The token's version is already `AWSCURRENT`.
-    AlreadyCurrent { still_pending: bool },
+    AlreadyCurrent {
+        still_pending: bool,
+        description: SecretDescription,
+    },
     /// The token's version is `AWSPENDING` (and not current).
     Pending(SecretDescription),
 }
@@ -137,13 +140,21 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         let secret_id = &event.secret_id;
         let token = &event.client_request_token;
         match self.preconditions(secret_id, token).await? {
-            Checked::AlreadyCurrent { still_pending } => {
+            Checked::AlreadyCurrent {
+                still_pending,
+                description,
+            } => {
                 info!(%secret_id, %token, "version is already AWSCURRENT: nothing to do");
-                // A crash between finishSecret's two calls, or a store that keeps
-                // AWSPENDING on the promoted version.
-                let labels_cleaned = event.step == Step::FinishSecret
-                    && still_pending
-                    && self.remove_pending_label(secret_id, token).await?;
+                if event.step != Step::FinishSecret {
+                    return Ok(Outcome::AlreadyCurrent {
+                        labels_cleaned: false,
+                    });
+                }
+                // A crash between finishSecret's calls, or a store that keeps AWSPENDING
+                // on the promoted version.
+                let labels_cleaned =
+                    still_pending && self.remove_pending_label(secret_id, token).await?;
+                self.retire_again(secret_id, token, &description).await?;
                 Ok(Outcome::AlreadyCurrent { labels_cleaned })
             }
             Checked::Pending(description) => match event.step {
@@ -186,7 +197,10 @@ impl<T: Target, S: SecretStore> Rotator<T, S> {
         };
         if stages.contains(&Stage::Current) {
             let still_pending = stages.contains(&Stage::Pending);
-            return Ok(Checked::AlreadyCurrent { still_pending });
+            return Ok(Checked::AlreadyCurrent {
+                still_pending,
+                description,
+            });
         }
         if !stages.contains(&Stage::Pending) {
             return Err(match description.version_with(&Stage::Pending) {

@@ -4,10 +4,12 @@
 
 use std::sync::Arc;
 
-use secret_rotor::{SecretValue, Stage, Target};
+use secret_rotor::{SecretValue, Stage, Strategy, Target};
 use secret_rotor_db::DbConfig;
 use secret_rotor_http::{HttpTarget, Spec};
-use secret_rotor_testkit::conformance::{AlternatingFixture, Case, Fixture, hostile_password};
+use secret_rotor_testkit::conformance::{
+    AlternatingFixture, Case, FaultPath, Fixture, hostile_password,
+};
 use serde_json::{Value, json};
 
 /// The management API (guest/guest works from localhost only).
@@ -89,6 +91,20 @@ impl Fixture for Rabbit {
 
     fn secret_for(&self, username: &str, password: &str) -> Value {
         json!({"url": API, "username": username, "password": password})
+    }
+
+    /// The external calls of a rotation, exactly (a target call is one point however many
+    /// HTTP requests it makes): the same as PostgreSQL's single user (17, and 20 with the
+    /// fallback to AWSPREVIOUS); alternating users one more (22: the master's
+    /// credentials are proven by the spec's login before the clone is made).
+    fn fault_points(&self, strategy: Strategy, path: FaultPath) -> Option<usize> {
+        match (strategy, path) {
+            (Strategy::SingleUser, FaultPath::Clean) => Some(17),
+            (Strategy::SingleUser, FaultPath::FallbackToPrevious) => Some(20),
+            (Strategy::AlternatingUsers, FaultPath::Clean) => Some(22),
+            (_, FaultPath::LeftoverPending) => Some(5),
+            _ => None,
+        }
     }
 
     /// An administrator (RabbitMQ lets only administrators change a password, their own
@@ -188,6 +204,30 @@ impl AlternatingFixture for Rabbit {
 
 secret_rotor_testkit::conformance_tests!(fixture());
 secret_rotor_testkit::alternating_conformance_tests!(fixture());
+
+/// The sweeps of the paths off the clean one (the fallback to AWSPREVIOUS, a leftover
+/// AWSPENDING), with the injection points counted exactly.
+mod fault_paths {
+    use secret_rotor_testkit::conformance::{
+        FaultPath, alternating_converges_under_every_fault, converges_under_every_fault,
+    };
+
+    #[tokio::test]
+    async fn fault_path_single_user_fallback_to_previous() {
+        converges_under_every_fault(&super::fixture(), FaultPath::FallbackToPrevious).await;
+    }
+
+    #[tokio::test]
+    async fn fault_path_single_user_leftover_pending() {
+        converges_under_every_fault(&super::fixture(), FaultPath::LeftoverPending).await;
+    }
+
+    #[tokio::test]
+    async fn fault_path_alternating_leftover_pending() {
+        alternating_converges_under_every_fault(&super::fixture(), FaultPath::LeftoverPending)
+            .await;
+    }
+}
 
 /// The new password logs in over the management API and over AMQP on 5672; the old one is
 /// refused by both.

@@ -1,7 +1,8 @@
 //! The conformance suite, unchanged, on a real Redis.
 
+use secret_rotor::Strategy;
 use secret_rotor_redis::RedisTarget;
-use secret_rotor_testkit::conformance::Fixture;
+use secret_rotor_testkit::conformance::{FaultPath, Fixture};
 use serde_json::{Value, json};
 
 use crate::server::RedisServer;
@@ -45,6 +46,21 @@ impl Fixture for Redis {
         self.0.login(username, password).await.is_some()
     }
 
+    /// The external calls of a rotation, exactly: PostgreSQL's single user plus what
+    /// keeping two passwords live costs — createSecret also reads AWSPREVIOUS, and
+    /// finishSecret retires what neither AWSCURRENT nor AWSPREVIOUS holds; 19, and 24 with
+    /// the fallback to AWSPREVIOUS; a leftover AWSPENDING 8 (PostgreSQL's 5, then the
+    /// retire of a finishSecret that finds its version already current: the values of
+    /// AWSCURRENT and AWSPREVIOUS, the sweep).
+    fn fault_points(&self, strategy: Strategy, path: FaultPath) -> Option<usize> {
+        match (strategy, path) {
+            (Strategy::SingleUser, FaultPath::Clean) => Some(19),
+            (Strategy::SingleUser, FaultPath::FallbackToPrevious) => Some(24),
+            (_, FaultPath::LeftoverPending) => Some(8),
+            _ => None,
+        }
+    }
+
     /// Redis refuses spaces in user names; every other hostile name applies.
     fn hostile_usernames(&self) -> Vec<String> {
         let all = secret_rotor_testkit::conformance::default_hostile_usernames();
@@ -53,6 +69,22 @@ impl Fixture for Redis {
 }
 
 secret_rotor_testkit::conformance_tests!(fixture());
+
+/// The sweeps of the paths off the clean one (the fallback to AWSPREVIOUS, a leftover
+/// AWSPENDING), with the injection points counted exactly.
+mod fault_paths {
+    use secret_rotor_testkit::conformance::{FaultPath, converges_under_every_fault};
+
+    #[tokio::test]
+    async fn fault_path_single_user_fallback_to_previous() {
+        converges_under_every_fault(&super::fixture(), FaultPath::FallbackToPrevious).await;
+    }
+
+    #[tokio::test]
+    async fn fault_path_single_user_leftover_pending() {
+        converges_under_every_fault(&super::fixture(), FaultPath::LeftoverPending).await;
+    }
+}
 
 /// A database that accepts connections and never answers: the step ends well inside the
 /// Lambda's 30 s, with a retryable error, and nothing changes.

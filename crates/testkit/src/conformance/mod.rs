@@ -491,16 +491,15 @@ impl<F: Fixture> Case<'_, F> {
 
 /// A crash after call `n` must end the rotation's run — unless the code retried that very
 /// call (the next call is the same one: finishSecret's bounded retry of its proof login),
-/// which a call that changed nothing allows, or the call was `target.retire` (after the
-/// labels moved: its failure is reported in finishSecret's outcome, and the next rotation
-/// sweeps). A failure *before* a call may be absorbed wherever the code tries another way
+/// which a call that changed nothing allows (`target.retire` included: after the label
+/// move its failure fails finishSecret, whose retry retires). A failure *before* a call
+/// may be absorbed wherever the code tries another way
 /// (the ladder of credentials), so it is not checked.
 pub(crate) fn assert_crash_ended_the_run(fault: Fault, run_succeeded: bool, calls: &[String]) {
     if let (Fault::CrashAfter(n), true) = (fault, run_succeeded) {
         let (faulted, next) = (calls.get(n - 1), calls.get(n));
-        let retire = faulted.is_some_and(|c| c == "target.retire");
         assert!(
-            retire || (faulted.is_some() && faulted == next),
+            faulted.is_some() && faulted == next,
             "{fault:?}: an error after {faulted:?} was swallowed: the run went on to {next:?} \
              and succeeded (calls: {calls:?})"
         );
