@@ -23,14 +23,20 @@ seed() { mkdir -p "fuzz/corpus/$1"; cp "${@:2}" "fuzz/corpus/$1/" 2>/dev/null ||
 seed event events/*.json
 seed secret events/secrets/*.json fuzz/seeds/secret/*
 seed spec crates/http/examples/specs/*.json
+# Every target's hostile corpus: events and secrets; the HTTP target's secrets carry their
+# spec (`rotation_spec`), which seeds the spec fuzzer too.
 python3 - <<'PY'
 import json, pathlib
-for case in sorted(pathlib.Path("crates/postgres/tests/corpus/cases").glob("*.json")):
-    c = json.loads(case.read_text())
-    kind = {"event": "event", "secret": "secret"}.get(c.get("kind"))
-    if kind and isinstance(c.get("input"), (str, dict, list)):
-        data = c["input"] if isinstance(c["input"], str) else json.dumps(c["input"])
-        pathlib.Path(f"fuzz/corpus/{kind}/corpus-{case.stem}").write_text(data)
+for target in ("postgres", "mysql", "http"):
+    for case in sorted(pathlib.Path(f"crates/{target}/tests/corpus/cases").glob("*.json")):
+        c = json.loads(case.read_text())
+        kind = {"event": "event", "secret": "secret"}.get(c.get("kind"))
+        if kind and isinstance(c.get("input"), (str, dict, list)):
+            data = c["input"] if isinstance(c["input"], str) else json.dumps(c["input"])
+            pathlib.Path(f"fuzz/corpus/{kind}/{target}-{case.stem}").write_text(data)
+            spec = c["input"].get("rotation_spec") if isinstance(c["input"], dict) else None
+            if spec is not None:
+                pathlib.Path(f"fuzz/corpus/spec/{target}-{case.stem}").write_text(json.dumps(spec))
 PY
 
 status=0

@@ -10,7 +10,7 @@
 
 use mysql_async::prelude::Queryable;
 use secret_rotor_mysql::testing::fixture;
-use secret_rotor_testkit::bench::{Bench, BenchTarget};
+use secret_rotor_testkit::bench::{Bench, BenchTarget, Wire};
 use secret_rotor_testkit::conformance::AlternatingFixture;
 
 #[tokio::main]
@@ -43,6 +43,10 @@ async fn main() {
         aws_template: Some("SecretsManagerRDSMariaDBRotation"),
         master_secret: Some(fx.master_secret()),
         fixture: &fx,
+        wire: Wire {
+            server: ([127, 0, 0, 1], db.port()).into(),
+            place: secret_rotor_testkit::kills::at_host_port,
+        },
     };
     bench.run(&target).await;
 }

@@ -10,7 +10,7 @@
 //! nothing.
 
 use secret_rotor_postgres::testing::fixture;
-use secret_rotor_testkit::bench::{Bench, BenchTarget};
+use secret_rotor_testkit::bench::{Bench, BenchTarget, Wire};
 use secret_rotor_testkit::conformance::AlternatingFixture;
 
 #[tokio::main]
@@ -43,6 +43,10 @@ async fn main() {
         aws_template: Some("SecretsManagerRDSPostgreSQLRotation"),
         master_secret: Some(fx.master_secret()),
         fixture: &fx,
+        wire: Wire {
+            server: ([127, 0, 0, 1], pg.port()).into(),
+            place: secret_rotor_testkit::kills::at_host_port,
+        },
     };
     bench.run(&target).await;
 }

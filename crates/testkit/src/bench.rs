@@ -5,13 +5,17 @@
 //! it in a [`BenchTarget`] and calls [`Bench::run`]:
 //!
 //! ```no_run
-//! # use secret_rotor_testkit::bench::{Bench, BenchTarget};
+//! # use secret_rotor_testkit::bench::{Bench, BenchTarget, Wire};
 //! # use secret_rotor_testkit::conformance::Fixture;
 //! # async fn bench<F: Fixture>(fixture: impl FnOnce() -> F) {
 //! let Some(mut bench) = Bench::requested() else { return };
 //! let fixture = fixture(); // the target's conformance fixture: starts its server
 //! let target = BenchTarget {
 //!     name: "my-db",
+//!     wire: Wire {
+//!         server: "127.0.0.1:4000".parse().unwrap(),
+//!         place: secret_rotor_testkit::kills::at_host_port,
+//!     },
 //!     binary: "target/release/rotate-my-db".into(),
 //!     env: vec![("TLS_CA_BUNDLE".into(), "/tmp/ca.pem".into())],
 //!     server: "my-db 1.0 on 127.0.0.1:4000".into(),
@@ -32,12 +36,16 @@
 //!
 //! 1. Secrets Manager API calls per rotation, per operation (moto's counter for the
 //!    secret's ARN, and for the master secret's ARN), next to the calls of AWS's Python
-//!    template for the same path and strategy;
+//!    template for the same path and strategy; per step, those calls and the connections
+//!    the function opened to the target's server and the flights its client sent on them
+//!    (round trips: each a message the client waits on), counted by a TCP proxy
+//!    ([`BenchTarget::wire`]) on an account of its own, so the proxy is in no timing;
 //! 2. the time of each step in a warm process, measured around each Lambda invocation
 //!    (median, p90, min, max), and the `elapsed_ms` the engine reports;
 //! 3. one rotation in a freshly spawned process (spawn to finishSecret's answer; its
-//!    createSecret includes the process start and the function's init) and a second one
-//!    in the same process;
+//!    createSecret includes the process start and the function's init), the init alone
+//!    (spawn to the first `GET .../invocation/next`), and a second rotation in the same
+//!    process;
 //! 4. the peak RSS (`VmHWM`) of the Lambda process;
 //! 5. the size of the binary (built with the bench profile, i.e. release), stripped or not;
 //!
@@ -49,6 +57,7 @@
 //! in (the figures would mean nothing).
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -59,6 +68,7 @@ use serde_json::{Value, json};
 
 use crate::conformance::Fixture;
 use crate::moto::{Moto, unique_name};
+use crate::proxy::TcpProxy;
 use crate::runtime_api::{Invocation, LambdaProcess, rotation_event};
 
 /// Timed warm rotations when `BENCH_ROTATIONS` is not set.
@@ -104,7 +114,23 @@ pub struct BenchTarget<'f, F: Fixture> {
     pub master_secret: Option<Value>,
     /// Makes the accounts and their secrets' JSON, and checks logins independently.
     pub fixture: &'f F,
+    /// Where the server listens, for the proxy that counts connections and round trips.
+    pub wire: Wire,
 }
+
+/// The target's server as the counting proxy reaches it.
+#[derive(Debug, Clone, Copy)]
+pub struct Wire {
+    /// The server's address (what [`Fixture::secret_for`] points at).
+    pub server: SocketAddr,
+    /// Points a secret's JSON (the account's, and the master's) at the proxy instead:
+    /// [`kills::at_host_port`](crate::kills::at_host_port) for AWS's database layout,
+    /// [`kills::at_url`](crate::kills::at_url) for an HTTP API's base URL.
+    pub place: Place,
+}
+
+/// Points a secret's JSON at an address.
+pub type Place = fn(&mut Value, SocketAddr);
 
 impl<F: Fixture> BenchTarget<'_, F> {
     /// The strategies to measure: those the target supports, alternating users only with a
@@ -172,10 +198,20 @@ impl Bench {
 
     async fn section<F: Fixture>(&self, target: &BenchTarget<'_, F>, strategy: Strategy) {
         let moto = Moto::shared();
-        let account = Account::create(moto, target, strategy).await;
+        let account = Account::create(moto, target, strategy, None).await;
+        let proxy = TcpProxy::start(target.wire.server).await;
+        let audited = Account::create(
+            moto,
+            target,
+            strategy,
+            Some((proxy.addr(), target.wire.place)),
+        )
+        .await;
         let runner = Runner::new(moto, target, &account);
         let setup = self.mark.elapsed();
-        let measured = runner.measure(self.rotations, self.cold_runs).await;
+        let measured = runner
+            .measure(self.rotations, self.cold_runs, (&audited, &proxy))
+            .await;
         account.check_rotated(moto, target.fixture).await;
         let report = Report {
             target: target.name,
@@ -241,11 +277,13 @@ struct Account {
 
 impl Account {
     /// A new account on the target's server and its secret (with `masterarn` pointing at a
-    /// new master secret for alternating users).
+    /// new master secret for alternating users); with `through`, both secrets reach the
+    /// server at that address (a proxy), placed there by the function given.
     async fn create<F: Fixture>(
         moto: &Moto,
         target: &BenchTarget<'_, F>,
         strategy: Strategy,
+        through: Option<(SocketAddr, Place)>,
     ) -> Account {
         let user = unique_name("bench_");
         let initial_password = format!("bench-{}", uuid::Uuid::new_v4().simple());
@@ -254,11 +292,20 @@ impl Account {
             .create_account(&user, &initial_password)
             .await;
         let mut value = target.fixture.secret_for(&user, &initial_password);
+        let place = |secret: &mut Value| {
+            if let Some((addr, place)) = through {
+                place(secret, addr);
+            }
+        };
+        place(&mut value);
         let prefix = format!("bench/{}/{}/", target.name, strategy.as_str());
         let master = match (strategy, &target.master_secret) {
             (Strategy::AlternatingUsers, Some(master)) => {
+                let mut master = master.clone();
+                place(&mut master);
                 let master =
-                    SecretRef::create(moto, unique_name(&format!("{prefix}master-")), master).await;
+                    SecretRef::create(moto, unique_name(&format!("{prefix}master-")), &master)
+                        .await;
                 value["masterarn"] = master.arn.clone().into();
                 Some(master)
             }
@@ -349,12 +396,48 @@ struct StepSample {
 }
 
 /// One rotation: its four steps, the time from the first event to the last answer, and
-/// (when audited) the calls each step made.
+/// (when audited) the calls and the traffic of each step.
 #[derive(Debug)]
 struct RotationSample {
     steps: Vec<StepSample>,
     total: Duration,
     calls_per_step: Vec<Calls>,
+    wire_per_step: Vec<WireCount>,
+}
+
+/// What the proxy saw of one step: connections opened, flights the client sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct WireCount {
+    connections: usize,
+    flights: usize,
+}
+
+impl WireCount {
+    /// The proxy's totals so far.
+    fn read(proxy: &TcpProxy) -> WireCount {
+        WireCount {
+            connections: proxy.accepted(),
+            flights: proxy.client_chunks().iter().map(Vec::len).sum(),
+        }
+    }
+
+    fn since(self, before: WireCount) -> WireCount {
+        WireCount {
+            connections: self.connections - before.connections,
+            flights: self.flights - before.flights,
+        }
+    }
+
+    fn text(self) -> String {
+        let s = |n: usize| if n == 1 { "" } else { "s" };
+        format!(
+            "{} connection{}, {} round trip{}",
+            self.connections,
+            s(self.connections),
+            self.flights,
+            s(self.flights)
+        )
+    }
 }
 
 impl RotationSample {
@@ -368,6 +451,8 @@ impl RotationSample {
 struct ColdRun {
     /// Spawn to finishSecret's answer.
     total: Duration,
+    /// Spawn to the first request for an invocation.
+    init: Option<Duration>,
     first: RotationSample,
     second: RotationSample,
     peak_rss_kib: Option<u64>,
@@ -379,6 +464,8 @@ struct Measured {
     cold: Vec<ColdRun>,
     /// The audited warm-up rotation's calls, per step.
     calls_per_step: Vec<Calls>,
+    /// The audited rotation's connections and round trips to the server, per step.
+    wire_per_step: Vec<WireCount>,
     /// Their sum: the calls of one rotation.
     audited_calls: Calls,
     warm: Vec<RotationSample>,
@@ -439,25 +526,37 @@ impl<'a> Runner<'a> {
         LambdaProcess::spawn(self.binary, &self.env).await
     }
 
-    /// Stages a rotation as `RotateSecret` does; returns its token.
-    async fn stage(&self) -> String {
-        let arn = &self.account.secret.arn;
+    /// Stages a rotation of `account` as `RotateSecret` does; returns its token.
+    async fn stage(&self, account: &Account) -> String {
+        let arn = &account.secret.arn;
         self.moto
             .start_rotation(arn, None)
             .await
             .unwrap_or_else(|e| panic!("RotateSecret on {arn} was refused: {e}"))
     }
 
-    /// `cold_runs` fresh processes, then one process with an audited warm-up rotation and
-    /// `rotations` timed ones.
-    async fn measure(&self, rotations: usize, cold_runs: usize) -> Measured {
+    /// `cold_runs` fresh processes, then one process with an audited rotation of the
+    /// `audit` account (through its proxy: calls and traffic per step), a warm-up rotation
+    /// and `rotations` timed ones. The audited rotation is the first of its secret in the
+    /// process, as the warm-up is of the timed one's.
+    async fn measure(
+        &self,
+        rotations: usize,
+        cold_runs: usize,
+        audit: (&Account, &TcpProxy),
+    ) -> Measured {
         let mut cold = Vec::with_capacity(cold_runs);
         for _ in 0..cold_runs {
             cold.push(self.cold_run().await);
         }
         let lambda = self.spawn().await;
-        let token = self.stage().await;
-        let audit = self.run_steps(&lambda, &token, true).await;
+        let (audited_account, proxy) = audit;
+        let token = self.stage(audited_account).await;
+        let audit = self
+            .run_steps(&lambda, audited_account, &token, Some(proxy))
+            .await;
+        let token = self.stage(self.account).await;
+        self.run_steps(&lambda, self.account, &token, None).await;
         let mut audited_calls = Calls::new();
         for calls in &audit.calls_per_step {
             add(&mut audited_calls, calls);
@@ -465,9 +564,9 @@ impl<'a> Runner<'a> {
         let mut warm = Vec::with_capacity(rotations);
         let mut per_rotation_calls = Vec::with_capacity(rotations);
         for _ in 0..rotations {
-            let token = self.stage().await;
+            let token = self.stage(self.account).await;
             let before = self.account.calls(self.moto).await;
-            warm.push(self.run_steps(&lambda, &token, false).await);
+            warm.push(self.run_steps(&lambda, self.account, &token, None).await);
             per_rotation_calls.push(diff(&self.account.calls(self.moto).await, &before));
         }
         let steady_rss_kib = lambda.peak_rss_kib();
@@ -475,6 +574,7 @@ impl<'a> Runner<'a> {
         Measured {
             cold,
             calls_per_step: audit.calls_per_step,
+            wire_per_step: audit.wire_per_step,
             audited_calls,
             warm,
             per_rotation_calls,
@@ -485,40 +585,53 @@ impl<'a> Runner<'a> {
 
     /// Spawns a new process, rotates once (timed from the spawn), then once more (warm).
     async fn cold_run(&self) -> ColdRun {
-        let token = self.stage().await;
+        let token = self.stage(self.account).await;
         let spawned = Instant::now();
         let lambda = self.spawn().await;
-        let first = self.run_steps(&lambda, &token, false).await;
+        let first = self.run_steps(&lambda, self.account, &token, None).await;
         let total = spawned.elapsed();
-        let token = self.stage().await;
-        let second = self.run_steps(&lambda, &token, false).await;
+        let init = lambda.init_time();
+        let token = self.stage(self.account).await;
+        let second = self.run_steps(&lambda, self.account, &token, None).await;
         let peak_rss_kib = lambda.peak_rss_kib();
         lambda.shutdown().await;
         ColdRun {
             total,
+            init,
             first,
             second,
             peak_rss_kib,
         }
     }
 
-    /// Runs the four steps of the rotation staged under `token`, timing each invocation.
-    /// With `audit`, reads moto's call counters after each step (outside the step timings,
-    /// but inside `total`).
-    async fn run_steps(&self, lambda: &LambdaProcess, token: &str, audit: bool) -> RotationSample {
+    /// Runs the four steps of `account`'s rotation staged under `token`, timing each
+    /// invocation. With `audit` (the proxy in front of the server), reads moto's call
+    /// counters and the proxy's after each step (outside the step timings, but inside
+    /// `total`).
+    async fn run_steps(
+        &self,
+        lambda: &LambdaProcess,
+        account: &Account,
+        token: &str,
+        audit: Option<&TcpProxy>,
+    ) -> RotationSample {
         let mut steps = Vec::with_capacity(4);
         let mut calls_per_step = Vec::new();
-        let mut before = if audit {
-            self.account.calls(self.moto).await
-        } else {
-            Calls::new()
+        let mut wire_per_step = Vec::new();
+        let mut before = match audit {
+            Some(proxy) => (account.calls(self.moto).await, WireCount::read(proxy)),
+            None => (Calls::new(), WireCount::default()),
         };
         let started = Instant::now();
-        for (step, expected) in Step::ALL.into_iter().zip(self.account.expected_outcomes()) {
-            steps.push(self.invoke(lambda, step, token, expected).await);
-            if audit {
-                let after = self.account.calls(self.moto).await;
-                calls_per_step.push(diff(&after, &before));
+        for (step, expected) in Step::ALL.into_iter().zip(account.expected_outcomes()) {
+            steps.push(self.invoke(lambda, account, step, token, expected).await);
+            if let Some(proxy) = audit {
+                // What a client sends as it closes (e.g. PostgreSQL's Terminate) may reach
+                // the proxy just after the step's answer.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let after = (account.calls(self.moto).await, WireCount::read(proxy));
+                calls_per_step.push(diff(&after.0, &before.0));
+                wire_per_step.push(after.1.since(before.1));
                 before = after;
             }
         }
@@ -526,6 +639,7 @@ impl<'a> Runner<'a> {
             steps,
             total: started.elapsed(),
             calls_per_step,
+            wire_per_step,
         }
     }
 
@@ -533,11 +647,12 @@ impl<'a> Runner<'a> {
     async fn invoke(
         &self,
         lambda: &LambdaProcess,
+        account: &Account,
         step: Step,
         token: &str,
         expected: &str,
     ) -> StepSample {
-        let event = rotation_event(step, &self.account.secret.arn, token, None);
+        let event = rotation_event(step, &account.secret.arn, token, None);
         let t0 = Instant::now();
         let answer = lambda.invoke(event).await;
         let wall = t0.elapsed();
@@ -894,9 +1009,20 @@ impl Report<'_> {
         ops
     }
 
+    /// Whether every timed rotation made the same calls.
     fn constant_calls(&self) -> bool {
         let m = &self.measured;
-        m.per_rotation_calls.iter().all(|c| *c == m.audited_calls)
+        m.per_rotation_calls.windows(2).all(|w| w[0] == w[1])
+    }
+
+    /// The calls of a later rotation of the same secret in a warm process (the first
+    /// timed one): what the values kept by version id save.
+    fn steady_calls(&self) -> Calls {
+        self.measured
+            .per_rotation_calls
+            .first()
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn print_calls(&self) {
@@ -910,7 +1036,7 @@ impl Report<'_> {
         };
         println!();
         println!(
-            "1. Secrets Manager API calls per rotation (moto's counter, SecretId = the ARN; \"(master)\": on the master secret)"
+            "1. Secrets Manager API calls in the first rotation of a secret in a process (moto's counter, SecretId = the ARN; \"(master)\": on the master secret)"
         );
         println!(
             "  {:<26} {:>12} {:>22}",
@@ -935,16 +1061,29 @@ impl Report<'_> {
         if let Some(t) = template {
             println!("  (template: {})", t.name);
         }
-        for (step, calls) in Step::ALL.iter().zip(&m.calls_per_step) {
-            println!("  {:<14} {}", step.as_str(), calls_text(calls));
+        println!("  per step (the target's traffic through a counting proxy):");
+        for ((step, calls), wire) in Step::ALL
+            .iter()
+            .zip(&m.calls_per_step)
+            .zip(&m.wire_per_step)
+        {
+            println!(
+                "  {:<14} {}; target: {}",
+                step.as_str(),
+                calls_text(calls),
+                wire.text()
+            );
         }
         self.print_call_notes();
     }
 
     fn print_call_notes(&self) {
         let m = &self.measured;
+        let steady = self.steady_calls();
         println!(
-            "  the same in each of the {} timed rotations: {}",
+            "  a later rotation of the same secret in the warm process: {} calls ({}); the same in each of the {} timed rotations: {}",
+            steady.values().sum::<u64>(),
+            calls_text(&steady),
             self.rotations,
             if self.constant_calls() {
                 "yes".to_owned()
@@ -1020,8 +1159,9 @@ impl Report<'_> {
             "3. One rotation in a fresh process (ms): spawn -> finishSecret's answer, then a second rotation in the same process"
         );
         println!(
-            "  {:<5} {:>12} {:>12} {:>12} {:>12} {:>14} {:>12} {:>10}",
+            "  {:<5} {:>8} {:>12} {:>12} {:>12} {:>12} {:>14} {:>12} {:>10}",
             "run",
+            "init",
             "createSecret",
             "setSecret",
             "testSecret",
@@ -1033,8 +1173,10 @@ impl Report<'_> {
         for (i, run) in self.measured.cold.iter().enumerate() {
             let s = &run.first.steps;
             println!(
-                "  {:<5} {:>12.2} {:>12.2} {:>12.2} {:>12.2} {:>14.2} {:>12.2} {:>10}",
+                "  {:<5} {:>8} {:>12.2} {:>12.2} {:>12.2} {:>12.2} {:>14.2} {:>12.2} {:>10}",
                 i + 1,
+                run.init
+                    .map_or_else(|| "?".to_owned(), |d| format!("{:.2}", ms(d))),
                 ms(s[0].wall),
                 ms(s[1].wall),
                 ms(s[2].wall),
@@ -1046,6 +1188,14 @@ impl Report<'_> {
             );
         }
         let (totals, create, create_engine, warm) = self.cold_figures();
+        let inits = self.inits();
+        if !inits.is_empty() {
+            println!(
+                "  init (spawn -> first GET .../invocation/next): median {:.2} ms, min {:.2} ms",
+                ms(percentile(&inits, 50)),
+                ms(percentile(&inits, 1)),
+            );
+        }
         println!(
             "  median: cold rotation {:.2} ms; its createSecret {:.2} ms (process start and init included; the engine reported {} ms); warm rotation {:.2} ms",
             ms(percentile(&totals, 50)),
@@ -1053,6 +1203,11 @@ impl Report<'_> {
             percentile(&create_engine, 50),
             ms(percentile(&warm, 50)),
         );
+    }
+
+    /// The init time of each fresh process that reached its first poll.
+    fn inits(&self) -> Vec<Duration> {
+        self.measured.cold.iter().filter_map(|r| r.init).collect()
     }
 
     fn fresh_rss_max(&self) -> Option<u64> {
@@ -1120,6 +1275,8 @@ impl Report<'_> {
             "aws_python_template": t.map(|t| &t.calls),
             "aws_python_template_total": t.map(AwsTemplate::total),
             "aws_python_template_name": t.map(|t| &t.name),
+            "later_rotation_in_warm_process": self.steady_calls(),
+            "later_rotation_in_warm_process_total": self.steady_calls().values().sum::<u64>(),
             "constant_across_rotations": self.constant_calls(),
             "with_the_secret_name": self.name_calls,
         })
@@ -1146,6 +1303,15 @@ impl Report<'_> {
             "warm_steps": steps,
             "warm_rotation": stats_json(&warm_wall, &warm_engine),
             "cold_rotation_ms": ms_list(&cold_totals),
+            "init_ms": ms_list(&self.inits()),
+            "target_per_step": Step::ALL
+                .iter()
+                .zip(&m.wire_per_step)
+                .map(|(step, w)| (step.as_str().to_owned(), json!({
+                    "connections": w.connections,
+                    "round_trips": w.flights,
+                })))
+                .collect::<serde_json::Map<_, _>>(),
             "cold_create_secret_ms": ms_list(&cold_create),
             "cold_create_secret_engine_ms": cold_create_engine,
             "warm_rotation_after_cold_ms": ms_list(&cold_warm),

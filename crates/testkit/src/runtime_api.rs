@@ -101,6 +101,8 @@ struct Shared {
     waiting: Mutex<HashMap<String, oneshot::Sender<Invocation>>>,
     init_error: Mutex<Option<Invocation>>,
     invoked_function_arn: String,
+    /// When the function first asked for an invocation: the end of its init.
+    first_poll: Mutex<Option<Instant>>,
 }
 
 impl Shared {
@@ -132,6 +134,7 @@ fn header(value: &str) -> HeaderValue {
 }
 
 async fn next_invocation(State(shared): State<Arc<Shared>>) -> Response {
+    lock(&shared.first_poll).get_or_insert_with(Instant::now);
     let queued = shared.queue.lock().await.recv().await;
     let Some(Queued { request_id, event }) = queued else {
         return (StatusCode::GONE, "the emulator is shutting down").into_response();
@@ -214,6 +217,7 @@ pub struct LambdaProcess {
     server_stop: Option<oneshot::Sender<()>>,
     server_thread: Option<JoinHandle<()>>,
     readers: Vec<JoinHandle<()>>,
+    spawned: Instant,
 }
 
 impl std::fmt::Debug for LambdaProcess {
@@ -246,6 +250,7 @@ impl LambdaProcess {
             invoked_function_arn: format!(
                 "arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{FUNCTION_NAME}"
             ),
+            first_poll: Mutex::new(None),
         });
 
         // The server runs on its own runtime and thread, so the process outlives the
@@ -319,6 +324,7 @@ impl LambdaProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        let spawned = Instant::now();
         let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start the Lambda binary {}: {e}", binary.display()));
@@ -364,7 +370,14 @@ impl LambdaProcess {
             server_stop: Some(stop_tx),
             server_thread: Some(server_thread),
             readers,
+            spawned,
         }
+    }
+
+    /// The function's init: from the process's spawn to its first request for an
+    /// invocation (`GET .../invocation/next`); `None` before that request.
+    pub fn init_time(&self) -> Option<Duration> {
+        lock(&self.shared.first_poll).map(|polled| polled.duration_since(self.spawned))
     }
 
     /// Queues `event` and waits for the function's answer.
