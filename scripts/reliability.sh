@@ -25,6 +25,10 @@ run -p secret-rotor-postgres --test it fault_path
 run -p secret-rotor-postgres --test it converges_after_a_crash_after_any_call
 run -p secret-rotor-mysql --test it fault_path
 run -p secret-rotor-mysql --test it converges_after_a_crash_after_any_call
+run -p secret-rotor-redis --test it fault_path
+run -p secret-rotor-redis --test it converges_after_a_crash_after_any_call
+run -p secret-rotor-http --test it rabbitmq::fault_path
+run -p secret-rotor-http --test it converges_after_a_crash_after_any_call
 run -p secret-rotor-postgres --test it corpus
 run -p secret-rotor-mysql --test it corpus
 run -p secret-rotor-http --test it corpus

@@ -205,30 +205,6 @@ impl AlternatingFixture for Rabbit {
 secret_rotor_testkit::conformance_tests!(fixture());
 secret_rotor_testkit::alternating_conformance_tests!(fixture());
 
-/// The sweeps of the paths off the clean one (the fallback to AWSPREVIOUS, a leftover
-/// AWSPENDING), with the injection points counted exactly.
-mod fault_paths {
-    use secret_rotor_testkit::conformance::{
-        FaultPath, alternating_converges_under_every_fault, converges_under_every_fault,
-    };
-
-    #[tokio::test]
-    async fn fault_path_single_user_fallback_to_previous() {
-        converges_under_every_fault(&super::fixture(), FaultPath::FallbackToPrevious).await;
-    }
-
-    #[tokio::test]
-    async fn fault_path_single_user_leftover_pending() {
-        converges_under_every_fault(&super::fixture(), FaultPath::LeftoverPending).await;
-    }
-
-    #[tokio::test]
-    async fn fault_path_alternating_leftover_pending() {
-        alternating_converges_under_every_fault(&super::fixture(), FaultPath::LeftoverPending)
-            .await;
-    }
-}
-
 /// The new password logs in over the management API and over AMQP on 5672; the old one is
 /// refused by both.
 #[tokio::test]

@@ -16,35 +16,17 @@ async fn a_silent_server_ends_the_step_in_bounded_time() {
     .await;
 }
 
-/// Off the clean path, every external call crashed after and failed before, then the
-/// service's retry: the fallback to AWSPREVIOUS, the removal of a leftover AWSPENDING and
-/// an RDS-managed master (the RDS API's calls are fault points too), with the number of
-/// injection points the fixture declares (`Fixture::fault_points`).
-mod fault_paths {
-    use secret_rotor_postgres::testing::fixture;
-    use secret_rotor_testkit::conformance::{
-        FaultPath, alternating_converges_under_every_fault, converges_under_every_fault,
-    };
-
-    #[tokio::test]
-    async fn fault_path_single_user_fallback_to_previous() {
-        converges_under_every_fault(&fixture(), FaultPath::FallbackToPrevious).await;
-    }
-
-    #[tokio::test]
-    async fn fault_path_single_user_leftover_pending() {
-        converges_under_every_fault(&fixture(), FaultPath::LeftoverPending).await;
-    }
-
-    #[tokio::test]
-    async fn fault_path_alternating_leftover_pending() {
-        alternating_converges_under_every_fault(&fixture(), FaultPath::LeftoverPending).await;
-    }
-
-    #[tokio::test]
-    async fn fault_path_alternating_rds_managed_master() {
-        alternating_converges_under_every_fault(&fixture(), FaultPath::RdsManagedMaster).await;
-    }
+/// An RDS-managed master, every external call crashed after and failed before (the RDS
+/// API's calls are fault points too), then the service's retry; the other paths off the
+/// clean one are in the suite (`fault_path_*`), with the number of injection points the
+/// fixture declares (`Fixture::fault_points`).
+#[tokio::test]
+async fn fault_path_alternating_rds_managed_master() {
+    secret_rotor_testkit::conformance::alternating_converges_under_every_fault(
+        &fixture(),
+        secret_rotor_testkit::conformance::FaultPath::RdsManagedMaster,
+    )
+    .await;
 }
 
 /// The connection to PostgreSQL reset (TCP RST) at every point of setSecret's

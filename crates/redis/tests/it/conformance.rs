@@ -70,22 +70,6 @@ impl Fixture for Redis {
 
 secret_rotor_testkit::conformance_tests!(fixture());
 
-/// The sweeps of the paths off the clean one (the fallback to AWSPREVIOUS, a leftover
-/// AWSPENDING), with the injection points counted exactly.
-mod fault_paths {
-    use secret_rotor_testkit::conformance::{FaultPath, converges_under_every_fault};
-
-    #[tokio::test]
-    async fn fault_path_single_user_fallback_to_previous() {
-        converges_under_every_fault(&super::fixture(), FaultPath::FallbackToPrevious).await;
-    }
-
-    #[tokio::test]
-    async fn fault_path_single_user_leftover_pending() {
-        converges_under_every_fault(&super::fixture(), FaultPath::LeftoverPending).await;
-    }
-}
-
 /// A database that accepts connections and never answers: the step ends well inside the
 /// Lambda's 30 s, with a retryable error, and nothing changes.
 #[tokio::test]

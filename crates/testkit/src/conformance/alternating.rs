@@ -478,6 +478,7 @@ macro_rules! alternating_conformance_tests {
             alternating_rotates_hostile_usernames,
             alternating_keeps_passwords_out_of_logs,
             alternating_converges_after_a_crash_after_any_call,
+            fault_path_alternating_leftover_pending,
         );
     };
 }

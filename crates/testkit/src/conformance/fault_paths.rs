@@ -417,3 +417,21 @@ pub async fn alternating_converges_under_every_fault<F: AlternatingFixture>(
     )
     .await;
 }
+
+/// [`converges_under_every_fault`] along [`FaultPath::FallbackToPrevious`] (a case of
+/// [`conformance_tests!`](crate::conformance_tests)).
+pub async fn fault_path_single_user_fallback_to_previous<F: Fixture>(fixture: &F) {
+    converges_under_every_fault(fixture, FaultPath::FallbackToPrevious).await;
+}
+
+/// [`converges_under_every_fault`] along [`FaultPath::LeftoverPending`] (a case of
+/// [`conformance_tests!`](crate::conformance_tests)).
+pub async fn fault_path_single_user_leftover_pending<F: Fixture>(fixture: &F) {
+    converges_under_every_fault(fixture, FaultPath::LeftoverPending).await;
+}
+
+/// [`alternating_converges_under_every_fault`] along [`FaultPath::LeftoverPending`] (a
+/// case of [`alternating_conformance_tests!`](crate::alternating_conformance_tests)).
+pub async fn fault_path_alternating_leftover_pending<F: AlternatingFixture>(fixture: &F) {
+    alternating_converges_under_every_fault(fixture, FaultPath::LeftoverPending).await;
+}

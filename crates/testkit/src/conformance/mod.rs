@@ -573,6 +573,8 @@ macro_rules! conformance_tests {
             keeps_passwords_out_of_logs,
             converges_after_a_crash_after_any_call,
             concurrent_invocations_never_lock_out,
+            fault_path_single_user_fallback_to_previous,
+            fault_path_single_user_leftover_pending,
         );
     };
     (@cases $fixture:expr; $($case:ident),* $(,)?) => {

@@ -1,7 +1,8 @@
 //! The conformance suite on the reference in-memory target: the suite itself is checked
 //! against a target whose behaviour is known, with moto as the Secrets Manager API.
 
-use secret_rotor_testkit::conformance::{AlternatingFixture, Fixture, IssuingFixture};
+use secret_rotor::Strategy;
+use secret_rotor_testkit::conformance::{AlternatingFixture, FaultPath, Fixture, IssuingFixture};
 use secret_rotor_testkit::memory_issuer::MemoryIssuer;
 use secret_rotor_testkit::memory_target::MemoryTarget;
 use serde_json::{Value, json};
@@ -44,6 +45,18 @@ impl Fixture for MemoryFixture {
 
     async fn can_login(&self, username: &str, password: &str) -> bool {
         self.0.password_of(username).as_deref() == Some(password)
+    }
+
+    /// The same calls as PostgreSQL's: the suite's counts are checked on the reference
+    /// target too.
+    fn fault_points(&self, strategy: Strategy, path: FaultPath) -> Option<usize> {
+        match (strategy, path) {
+            (Strategy::SingleUser, FaultPath::Clean) => Some(17),
+            (Strategy::SingleUser, FaultPath::FallbackToPrevious) => Some(20),
+            (Strategy::AlternatingUsers, FaultPath::Clean) => Some(21),
+            (_, FaultPath::LeftoverPending) => Some(5),
+            _ => None,
+        }
     }
 }
 
