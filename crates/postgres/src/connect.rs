@@ -84,17 +84,22 @@ where
 }
 
 /// A failed statement or session as an [`Error::Target`], keeping the driver's error as
-/// the source; `what` says what failed, with the SQLSTATE when the server gave one.
+/// the source; `what` says what failed, with the SQLSTATE when the server gave one. A
+/// connection lost in the middle (reset, closed) is retryable whatever the caller says:
+/// nothing proves the server refused anything.
 pub(crate) fn driver_error(
     server: String,
     what: &str,
     e: tokio_postgres::Error,
     retryable: bool,
 ) -> Error {
+    let lost = e.code().is_none() && (e.is_closed() || failure::is_connection_lost(&e));
     let reason = match e.code() {
         Some(code) => format!("{what} (SQLSTATE {})", code.code()),
+        None if lost => format!("{what} (connection lost)"),
         None => what.to_owned(),
     };
+    let retryable = retryable || lost;
     Error::Target {
         target: server,
         reason,

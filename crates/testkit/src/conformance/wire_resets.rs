@@ -210,11 +210,18 @@ async fn sweep<'f, F: Fixture>(
     );
 }
 
-/// A reset's error: a stable code of [`RESET_CODES`], and no password.
+/// A reset's error: a stable code of [`RESET_CODES`], retryable (a lost connection is no
+/// verdict of the server's), and no password.
 fn assert_clean_reset_error(at: &str, e: &Error, passwords: &[&str]) {
     assert!(
         RESET_CODES.contains(&e.code()),
         "{at}: [{}] {}",
+        e.code(),
+        e.display_chain()
+    );
+    assert!(
+        e.is_retryable(),
+        "{at}: a reset connection reported as not retryable: [{}] {}",
         e.code(),
         e.display_chain()
     );
