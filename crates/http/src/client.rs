@@ -4,11 +4,12 @@
 //! (APIs echo what they were sent).
 
 use std::error::Error as _;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use reqwest::header::{HeaderName, HeaderValue};
 use secret_rotor::{Error, Result};
-use secret_rotor_db::failure;
+use secret_rotor_db::{TrustedCas, failure};
 use serde_json::Value;
 use tracing::{debug, warn};
 
@@ -30,21 +31,38 @@ const MAX_WAIT: Duration = Duration::from_secs(5);
 /// Sends requests for one spec.
 #[derive(Debug, Clone)]
 pub(crate) struct Client {
-    http: reqwest::Client,
+    cas: TrustedCas,
+    timeout: Duration,
+    /// Built on the first request: its TLS configuration reads the system's root
+    /// certificates, which the function's start and a step refused before any request
+    /// never need.
+    http: OnceLock<reqwest::Client>,
 }
 
 impl Client {
-    /// A client trusting `tls` (verify-full) and bounded by the spec's timeout.
-    pub(crate) fn new(tls: rustls::ClientConfig, timeout: Duration) -> Result<Client> {
+    /// A client trusting `cas` (verify-full) and bounded by the spec's timeout.
+    pub(crate) fn new(cas: TrustedCas, timeout: Duration) -> Client {
+        Client {
+            cas,
+            timeout,
+            http: OnceLock::new(),
+        }
+    }
+
+    /// The HTTP client, built once.
+    fn http(&self) -> Result<&reqwest::Client> {
+        if let Some(http) = self.http.get() {
+            return Ok(http);
+        }
         let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .timeout(timeout)
-            .connect_timeout(timeout)
+            .use_preconfigured_tls(self.cas.client_config()?)
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .build()
             .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Client { http })
+        Ok(self.http.get_or_init(|| http))
     }
 
     /// Sends `request` (the spec step `place`) with values from `scope`; retries 429 and
@@ -88,11 +106,12 @@ impl Client {
                 None
             }
         };
+        let http = self.http()?;
         let mut wait = FIRST_WAIT;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut builder = self.http.request(request.method.clone(), &url);
+            let mut builder = http.request(request.method.clone(), &url);
             builder = match &auth {
                 Some(Authorization::Basic(user, password)) => {
                     builder.basic_auth(user, Some(password))

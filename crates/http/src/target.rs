@@ -79,22 +79,19 @@ impl Scope for Vars<'_> {
 #[derive(Debug, Clone)]
 pub struct HttpTarget {
     spec: Option<(Arc<Spec>, Arc<Client>)>,
-    tls: rustls::ClientConfig,
+    cas: TrustedCas,
 }
 
 impl HttpTarget {
     /// A target for `spec` (or, with `None`, for specs embedded in the secrets), trusting
     /// the CAs of `config` (`TLS_CA_BUNDLE`).
     pub fn new(spec: Option<Spec>, config: &DbConfig) -> Result<Self> {
-        let tls = TrustedCas::load(config)?.client_config()?;
-        let spec = match spec {
-            Some(spec) => {
-                let client = Client::new(tls.clone(), spec.timeout)?;
-                Some((Arc::new(spec), Arc::new(client)))
-            }
-            None => None,
-        };
-        Ok(HttpTarget { spec, tls })
+        let cas = TrustedCas::load(config)?;
+        let spec = spec.map(|spec| {
+            let client = Client::new(cas.clone(), spec.timeout);
+            (Arc::new(spec), Arc::new(client))
+        });
+        Ok(HttpTarget { spec, cas })
     }
 
     /// A target configured from the environment: the spec of `HTTP_SPEC_FILE` (checked
@@ -221,7 +218,7 @@ impl Target for HttpTarget {
                 })?;
                 let spec = Spec::from_value(embedded)
                     .map_err(|m| Error::invalid_secret(format!("\"{SPEC_KEY}\": {m}")))?;
-                let client = Client::new(self.tls.clone(), spec.timeout)?;
+                let client = Client::new(self.cas.clone(), spec.timeout);
                 (Arc::new(spec), Arc::new(client))
             }
         };
