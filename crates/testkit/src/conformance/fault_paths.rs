@@ -435,3 +435,9 @@ pub async fn fault_path_single_user_leftover_pending<F: Fixture>(fixture: &F) {
 pub async fn fault_path_alternating_leftover_pending<F: AlternatingFixture>(fixture: &F) {
     alternating_converges_under_every_fault(fixture, FaultPath::LeftoverPending).await;
 }
+
+/// [`alternating_converges_under_every_fault`] along [`FaultPath::RdsManagedMaster`] (a
+/// case of [`database_conformance_tests!`](crate::database_conformance_tests)).
+pub async fn fault_path_alternating_rds_managed_master<F: AlternatingFixture>(fixture: &F) {
+    alternating_converges_under_every_fault(fixture, FaultPath::RdsManagedMaster).await;
+}

@@ -275,3 +275,35 @@ pub async fn alternating_a_reset_connection_ends_the_step_in_bounded_time<F: Alt
     )
     .await;
 }
+
+/// How long a step may take when its connection is reset, in the cases of
+/// [`database_conformance_tests!`](crate::database_conformance_tests).
+pub const RESET_BOUND: Duration = Duration::from_secs(10);
+
+/// [`a_reset_connection_ends_the_step_in_bounded_time`] within [`RESET_BOUND`].
+pub async fn wire_reset_single_user_mid_conversation<F: Fixture>(fixture: &F) {
+    a_reset_connection_ends_the_step_in_bounded_time(fixture, RESET_BOUND).await;
+}
+
+/// [`alternating_a_reset_connection_ends_the_step_in_bounded_time`] within
+/// [`RESET_BOUND`].
+pub async fn wire_reset_alternating_mid_conversation<F: AlternatingFixture>(fixture: &F) {
+    alternating_a_reset_connection_ends_the_step_in_bounded_time(fixture, RESET_BOUND).await;
+}
+
+/// The cases for a database reached at `host` and `port` whose engine RDS manages
+/// (PostgreSQL, MySQL): an RDS-managed master's fault sweep
+/// ([`FaultPath::RdsManagedMaster`](super::FaultPath::RdsManagedMaster)) and the
+/// connection reset at every point of setSecret's conversation, both strategies. Next to
+/// [`conformance_tests!`](crate::conformance_tests) and
+/// [`alternating_conformance_tests!`](crate::alternating_conformance_tests).
+#[macro_export]
+macro_rules! database_conformance_tests {
+    ($fixture:expr) => {
+        $crate::conformance_tests!(@cases $fixture;
+            fault_path_alternating_rds_managed_master,
+            wire_reset_single_user_mid_conversation,
+            wire_reset_alternating_mid_conversation,
+        );
+    };
+}
