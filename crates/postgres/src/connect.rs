@@ -93,11 +93,12 @@ pub(crate) fn driver_error(
     e: tokio_postgres::Error,
     retryable: bool,
 ) -> Error {
-    let lost = e.code().is_none() && (e.is_closed() || failure::is_connection_lost(&e));
-    let reason = match e.code() {
-        Some(code) => format!("{what} (SQLSTATE {})", code.code()),
-        None if lost => format!("{what} (connection lost)"),
-        None => what.to_owned(),
+    let (reason, lost) = match e.code() {
+        Some(code) => (format!("{what} (SQLSTATE {})", code.code()), false),
+        None if e.is_closed() || failure::is_connection_lost(&e) => {
+            (format!("{what} (connection lost)"), true)
+        }
+        None => (what.to_owned(), false),
     };
     let retryable = retryable || lost;
     Error::Target {

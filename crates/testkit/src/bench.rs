@@ -67,6 +67,7 @@ use secret_rotor::{SecretId, Stage, Step, Strategy, Target};
 use serde_json::{Value, json};
 
 use crate::conformance::Fixture;
+use crate::kills::Place;
 use crate::moto::{Moto, unique_name};
 use crate::proxy::TcpProxy;
 use crate::runtime_api::{Invocation, LambdaProcess, rotation_event};
@@ -128,9 +129,6 @@ pub struct Wire {
     /// [`kills::at_url`](crate::kills::at_url) for an HTTP API's base URL.
     pub place: Place,
 }
-
-/// Points a secret's JSON at an address.
-pub type Place = fn(&mut Value, SocketAddr);
 
 impl<F: Fixture> BenchTarget<'_, F> {
     /// The strategies to measure: those the target supports, alternating users only with a
@@ -405,11 +403,12 @@ struct RotationSample {
     wire_per_step: Vec<WireCount>,
 }
 
-/// What the proxy saw of one step: connections opened, flights the client sent.
+/// What the proxy saw of one step: connections opened, and round trips — the flights the
+/// client sent, each a message it then waited on.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct WireCount {
     connections: usize,
-    flights: usize,
+    round_trips: usize,
 }
 
 impl WireCount {
@@ -417,14 +416,14 @@ impl WireCount {
     fn read(proxy: &TcpProxy) -> WireCount {
         WireCount {
             connections: proxy.accepted(),
-            flights: proxy.client_chunks().iter().map(Vec::len).sum(),
+            round_trips: proxy.client_chunks().iter().map(Vec::len).sum(),
         }
     }
 
     fn since(self, before: WireCount) -> WireCount {
         WireCount {
             connections: self.connections - before.connections,
-            flights: self.flights - before.flights,
+            round_trips: self.round_trips - before.round_trips,
         }
     }
 
@@ -434,8 +433,8 @@ impl WireCount {
             "{} connection{}, {} round trip{}",
             self.connections,
             s(self.connections),
-            self.flights,
-            s(self.flights)
+            self.round_trips,
+            s(self.round_trips)
         )
     }
 }
@@ -1269,14 +1268,15 @@ impl Report<'_> {
     fn calls_json(&self) -> Value {
         let m = &self.measured;
         let t = self.aws_template.as_ref();
+        let steady = self.steady_calls();
         json!({
             "secret_rotor": m.audited_calls,
             "secret_rotor_total": m.audited_calls.values().sum::<u64>(),
             "aws_python_template": t.map(|t| &t.calls),
             "aws_python_template_total": t.map(AwsTemplate::total),
             "aws_python_template_name": t.map(|t| &t.name),
-            "later_rotation_in_warm_process": self.steady_calls(),
-            "later_rotation_in_warm_process_total": self.steady_calls().values().sum::<u64>(),
+            "later_rotation_in_warm_process_total": steady.values().sum::<u64>(),
+            "later_rotation_in_warm_process": steady,
             "constant_across_rotations": self.constant_calls(),
             "with_the_secret_name": self.name_calls,
         })
@@ -1309,7 +1309,7 @@ impl Report<'_> {
                 .zip(&m.wire_per_step)
                 .map(|(step, w)| (step.as_str().to_owned(), json!({
                     "connections": w.connections,
-                    "round_trips": w.flights,
+                    "round_trips": w.round_trips,
                 })))
                 .collect::<serde_json::Map<_, _>>(),
             "cold_create_secret_ms": ms_list(&cold_create),

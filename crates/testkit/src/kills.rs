@@ -469,8 +469,12 @@ pub struct FixtureAccounts<'f, F> {
     pub master: Option<Value>,
     /// Rewrites a secret of the fixture to reach the target through the proxy at the given
     /// address: [`at_host_port`] for AWS's database layout, [`at_url`] for an HTTP API.
-    pub place: fn(&mut Value, SocketAddr),
+    pub place: Place,
 }
+
+/// Points a secret's JSON at another address (a proxy in front of the target's server):
+/// [`at_host_port`] or [`at_url`].
+pub type Place = fn(&mut Value, SocketAddr);
 
 /// Points a secret of AWS's database layout at `addr` (`host` and `port`).
 pub fn at_host_port(secret: &mut Value, addr: SocketAddr) {
@@ -628,7 +632,7 @@ pub async fn kill_fixture_target<F: Fixture>(
     env: &[(&str, &str)],
     backend: &Backend,
     master: Option<Value>,
-    place: fn(&mut Value, SocketAddr),
+    place: Place,
     parallel: usize,
 ) -> KillFigures {
     let mut all_env = Moto::shared().env();
